@@ -1,0 +1,3 @@
+DROP TABLE group_mappings;
+DROP TABLE group_members;
+DROP TABLE groups;

@@ -1,0 +1,11 @@
+DROP TABLE activity;
+DROP TABLE setup_tokens;
+DROP TABLE sign_in_failures;
+DROP TABLE sessions;
+DROP TABLE accounts;
+DROP TABLE scim_tokens;
+DROP TABLE passle_assignments;
+DROP TABLE user_values;
+DROP TABLE users;
+DROP TABLE passles;
+DROP TABLE companies;

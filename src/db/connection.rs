@@ -1,0 +1,122 @@
+//! The runtime-selected connection type and its r2d2 manager.
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::R2D2Connection;
+
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    // PostgreSQL first: SqliteConnection accepts almost any string as a file name.
+    Postgresql(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// Which backend a `DATABASE_URL` names. Unknown schemes are an error rather than a
+    /// silently created SQLite file called `mysql:/…`.
+    pub fn from_url(url: &str) -> anyhow::Result<Backend> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Backend::Postgres);
+        }
+        if let Some((scheme, _)) = url.split_once("://")
+            && scheme != "sqlite"
+            && scheme != "file"
+        {
+            anyhow::bail!(
+                "unsupported database scheme `{scheme}://` (use a SQLite path, sqlite://PATH or postgres://…)"
+            );
+        }
+        Ok(Backend::Sqlite)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgresql",
+        }
+    }
+}
+
+/// The file name SQLite should open for a `sqlite://path`, `sqlite:path` or plain path URL.
+pub fn sqlite_path(url: &str) -> &str {
+    url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url)
+}
+
+pub fn create_sqlite_parent_dir(url: &str) -> anyhow::Result<()> {
+    let path = std::path::Path::new(sqlite_path(url));
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+        && !url.starts_with("file:")
+    {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("cannot create directory {}: {e}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// Initialises OpenSSL for libpq before its first use, without OpenSSL's `atexit` clean-up.
+///
+/// libpq links OpenSSL, and OpenSSL by default frees its global state in an `atexit` handler.
+/// A pool's background thread that is still (re)connecting when the process exits then uses
+/// freed state and the process dies with SIGSEGV (diesel-rs/diesel#3441). Whoever initialises
+/// OpenSSL first decides, so every PostgreSQL connection goes through here. Idempotent.
+pub fn init_postgres_client() {
+    openssl_sys::init();
+}
+
+pub fn establish(url: &str) -> ConnectionResult<AnyConnection> {
+    match Backend::from_url(url) {
+        Ok(Backend::Postgres) => {
+            init_postgres_client();
+            diesel::PgConnection::establish(url).map(AnyConnection::Postgresql)
+        }
+        Ok(Backend::Sqlite) => {
+            let mut conn = diesel::SqliteConnection::establish(sqlite_path(url))?;
+            // Per-connection settings; WAL itself persists in the file.
+            conn.batch_execute(
+                "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                 PRAGMA cache_size = -16000; PRAGMA temp_store = MEMORY;",
+            )
+            .map_err(ConnectionError::CouldntSetupConfiguration)?;
+            Ok(AnyConnection::Sqlite(conn))
+        }
+        Err(err) => Err(ConnectionError::BadConnection(err.to_string())),
+    }
+}
+
+/// r2d2 manager that keeps the driver's own error message (diesel's stock manager for a
+/// MultiConnection reports only "Invalid connection url").
+#[derive(Debug)]
+pub struct ConnectionManager {
+    url: String,
+}
+
+impl ConnectionManager {
+    pub fn new(url: &str) -> ConnectionManager {
+        ConnectionManager { url: url.to_owned() }
+    }
+}
+
+impl diesel::r2d2::ManageConnection for ConnectionManager {
+    type Connection = AnyConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<AnyConnection, Self::Error> {
+        establish(&self.url).map_err(diesel::r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        conn.is_broken()
+    }
+}

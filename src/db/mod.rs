@@ -1,0 +1,219 @@
+//! Connections, pools and migrations for both backends.
+//!
+//! One code path: every query is written once against [`AnyConnection`]. The backend is picked
+//! at run time from `DATABASE_URL`. Database work never runs on actix's async workers: callers
+//! go through [`Database::read`] / [`Database::write`], which run the closure on the blocking
+//! pool with the caller's tracing span.
+//!
+//! SQLite allows one writer at a time; a transaction that starts as a reader and later writes
+//! can fail with `SQLITE_BUSY` when another connection wrote in between. So on SQLite every
+//! write goes through a single dedicated connection (writes are serialized, reads run in
+//! parallel on the reader pool thanks to WAL). PostgreSQL uses one pool for both.
+
+mod connection;
+mod migrations;
+pub mod schema;
+pub mod sql;
+
+use std::time::Duration;
+
+use diesel::r2d2::{Pool, PooledConnection};
+use tracing::Span;
+
+pub use connection::{AnyConnection, Backend, ConnectionManager, MultiBackend, establish, init_postgres_client};
+pub use migrations::run_migrations;
+
+/// Errors from the database layer, before any layer gives them a meaning.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("could not get a database connection: {0}")]
+    Pool(#[from] diesel::r2d2::PoolError),
+    #[error(transparent)]
+    Query(#[from] diesel::result::Error),
+    #[error("database task was cancelled")]
+    Cancelled,
+}
+
+impl DbError {
+    /// True when the database refused a write because of a unique index.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(
+            self,
+            DbError::Query(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _
+            ))
+        )
+    }
+}
+
+type AnyPool = Pool<ConnectionManager>;
+
+/// Handle to the database: cheap to clone, shared by every worker.
+#[derive(Clone)]
+pub struct Database {
+    backend: Backend,
+    readers: AnyPool,
+    writer: AnyPool,
+}
+
+/// Sizes of the pools; the defaults suit a 2-core machine.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolOptions {
+    pub max_connections: u32,
+    pub connection_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        PoolOptions { max_connections: 8, connection_timeout: Duration::from_secs(10) }
+    }
+}
+
+impl Database {
+    /// Connects (creating the SQLite file and its directory if needed) and checks the
+    /// connection once, so a wrong URL fails at start-up with the driver's own message.
+    pub fn connect(url: &str, options: PoolOptions) -> anyhow::Result<Database> {
+        let backend = prepare(url)?;
+        let build = |size: u32| {
+            Pool::builder()
+                .max_size(size)
+                .min_idle(Some(1))
+                .connection_timeout(options.connection_timeout)
+                .build(ConnectionManager::new(url))
+        };
+        let readers = build(options.max_connections)?;
+        let writer = match backend {
+            Backend::Sqlite => build(1)?,
+            Backend::Postgres => readers.clone(),
+        };
+        Ok(Database { backend, readers, writer })
+    }
+
+    /// A single connection without a pool (CLI commands): no background threads, so the
+    /// process can exit at any moment without racing libpq/OpenSSL clean-up.
+    pub fn connect_single(url: &str) -> anyhow::Result<AnyConnection> {
+        prepare(url)?;
+        Ok(establish(url)?)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A connection for work that must run outside the async helpers (CLI, migrations).
+    pub fn writer_connection(&self) -> Result<PooledConnection<ConnectionManager>, DbError> {
+        Ok(self.writer.get()?)
+    }
+
+    /// Runs read-only work on the blocking pool.
+    pub async fn read<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        run_blocking(self.readers.clone(), work).await
+    }
+
+    /// Runs work in one transaction on the (SQLite: single) writer connection. An `Err` rolls
+    /// the whole transaction back.
+    pub async fn write<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        run_blocking(self.writer.clone(), move |conn| transaction(conn, work)).await
+    }
+}
+
+/// Checks the URL's backend and creates the SQLite file's directory.
+fn prepare(url: &str) -> anyhow::Result<Backend> {
+    let backend = Backend::from_url(url)?;
+    if let Backend::Sqlite = backend {
+        connection::create_sqlite_parent_dir(url)?;
+    }
+    Ok(backend)
+}
+
+/// Runs `work` in a transaction; the error type is the caller's.
+pub fn transaction<T, E, F>(conn: &mut AnyConnection, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, E>,
+    E: From<DbError>,
+{
+    use diesel::Connection;
+    let mut outcome = None;
+    let result = conn.transaction::<_, TxAbort, _>(|c| match work(c) {
+        Ok(value) => Ok(value),
+        Err(err) => {
+            outcome = Some(err);
+            Err(TxAbort::Rollback)
+        }
+    });
+    match result {
+        Ok(value) => Ok(value),
+        Err(TxAbort::Rollback) => Err(outcome.expect("rollback always stores the caller's error")),
+        Err(TxAbort::Db(err)) => Err(E::from(DbError::Query(err))),
+    }
+}
+
+/// Lets [`transaction`] roll back with the caller's error while diesel sees its own type.
+enum TxAbort {
+    Rollback,
+    Db(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for TxAbort {
+    fn from(err: diesel::result::Error) -> Self {
+        TxAbort::Db(err)
+    }
+}
+
+async fn run_blocking<T, E, F>(pool: AnyPool, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<DbError> + Send + 'static,
+{
+    let span = Span::current();
+    let task = actix_web::web::block(move || {
+        let _entered = span.enter();
+        let mut conn = pool.get().map_err(DbError::Pool)?;
+        work(&mut conn)
+    });
+    match task.await {
+        Ok(result) => result,
+        Err(_) => Err(E::from(DbError::Cancelled)),
+    }
+}
+
+diesel::define_sql_function! {
+    /// SQL `lower()`, the same on both backends for ASCII and (PostgreSQL) Unicode.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
+pub fn like_escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Runs the same diesel code on the concrete connection, for the few statements diesel's
+/// `MultiBackend` cannot express (multi-row inserts). Everything else is written once.
+#[macro_export]
+macro_rules! per_backend {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::db::AnyConnection::Postgresql($c) => $body,
+            $crate::db::AnyConnection::Sqlite($c) => $body,
+        }
+    };
+}

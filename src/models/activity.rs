@@ -1,0 +1,119 @@
+//! The provisioning activity log: every SCIM write and provisioning decision, per company.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::CompanyId;
+use crate::db::AnyConnection;
+use crate::db::schema::activity;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = activity)]
+pub struct Activity {
+    pub id: i64,
+    pub company_id: i64,
+    pub occurred_at: NaiveDateTime,
+    pub actor: String,
+    pub operation: String,
+    pub resource_type: String,
+    pub resource_id: Option<String>,
+    pub user_id: Option<i64>,
+    pub subject: Option<String>,
+    pub outcome: String,
+    pub status: i32,
+    pub detail: String,
+}
+
+/// One event to record. `detail` says what changed or why it failed, never secrets.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = activity)]
+pub struct NewActivity {
+    pub company_id: i64,
+    pub occurred_at: NaiveDateTime,
+    pub actor: String,
+    pub operation: String,
+    pub resource_type: String,
+    pub resource_id: Option<String>,
+    pub user_id: Option<i64>,
+    pub subject: Option<String>,
+    pub outcome: String,
+    pub status: i32,
+    pub detail: String,
+}
+
+impl NewActivity {
+    pub fn new(company: CompanyId, actor: &str, operation: &str, resource_type: &str) -> NewActivity {
+        NewActivity {
+            company_id: company.0,
+            occurred_at: super::now(),
+            actor: actor.to_owned(),
+            operation: operation.to_owned(),
+            resource_type: resource_type.to_owned(),
+            resource_id: None,
+            user_id: None,
+            subject: None,
+            outcome: "success".to_owned(),
+            status: 200,
+            detail: String::new(),
+        }
+    }
+
+    pub fn insert(&self, conn: &mut AnyConnection) -> QueryResult<usize> {
+        diesel::insert_into(activity::table).values(self).execute(conn)
+    }
+}
+
+/// Which events a list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutcomeFilter {
+    All,
+    Success,
+    Failure,
+}
+
+impl Activity {
+    /// Newest first; `before_id` pages backwards.
+    pub fn list(
+        conn: &mut AnyConnection,
+        company: CompanyId,
+        outcome: OutcomeFilter,
+        before_id: Option<i64>,
+        limit: i64,
+    ) -> QueryResult<Vec<Activity>> {
+        let mut query = activity::table
+            .filter(activity::company_id.eq(company.0))
+            .select(Activity::as_select())
+            .into_boxed();
+        match outcome {
+            OutcomeFilter::All => {}
+            OutcomeFilter::Success => query = query.filter(activity::outcome.eq("success")),
+            OutcomeFilter::Failure => query = query.filter(activity::outcome.eq("failure")),
+        }
+        if let Some(before) = before_id {
+            query = query.filter(activity::id.lt(before));
+        }
+        query.order(activity::id.desc()).limit(limit).load(conn)
+    }
+
+    pub fn for_user(conn: &mut AnyConnection, company: CompanyId, user_id: i64, limit: i64) -> QueryResult<Vec<Activity>> {
+        activity::table
+            .filter(activity::company_id.eq(company.0))
+            .filter(activity::user_id.eq(user_id))
+            .order(activity::id.desc())
+            .limit(limit)
+            .select(Activity::as_select())
+            .load(conn)
+    }
+
+    /// Failures recorded after `since` (all of them when `None`).
+    pub fn failures_since(conn: &mut AnyConnection, company: CompanyId, since: Option<NaiveDateTime>) -> QueryResult<i64> {
+        let mut query = activity::table
+            .filter(activity::company_id.eq(company.0))
+            .filter(activity::outcome.eq("failure"))
+            .into_boxed();
+        if let Some(since) = since {
+            query = query.filter(activity::occurred_at.gt(since));
+        }
+        query.count().get_result(conn)
+    }
+}

@@ -1,0 +1,20 @@
+//! Rows and their queries. Every query on tenant-owned data takes the company's id.
+
+pub mod account;
+pub mod activity;
+pub mod assignment;
+pub mod group;
+pub mod user;
+pub mod company;
+pub mod passle;
+pub mod session;
+pub mod scim_token;
+pub mod setup_token;
+
+pub use company::{Company, CompanyId};
+
+/// Current time, UTC, at microsecond precision on both backends.
+pub fn now() -> chrono::NaiveDateTime {
+    let now = chrono::Utc::now();
+    chrono::DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now).naive_utc()
+}

@@ -1,0 +1,238 @@
+//! What SCIM user writes do to a company's people (rules 1, 3–8 and 10 of the product).
+
+use crate::db::{AnyConnection, DbError};
+use crate::domain::{ProvisioningMode, Role, UserAttributes};
+use crate::models::activity::NewActivity;
+use crate::models::assignment::Assignment;
+use crate::models::passle::Passle;
+use crate::models::user::{NewPerson, User, UserRow};
+use crate::models::{Company, CompanyId};
+
+use super::{ProvisioningError, describe_changes};
+
+/// Who caused an event, as shown in the activity log.
+pub const ENTRA: &str = "Entra ID";
+
+/// The result of a create: the person, and whether an existing person was linked or restored
+/// rather than created.
+pub struct Created {
+    pub user: User,
+    pub linked: bool,
+}
+
+fn unique_conflict(err: diesel::result::Error, attrs: &UserAttributes) -> ProvisioningError {
+    let err = DbError::from(err);
+    if !err.is_unique_violation() {
+        return ProvisioningError::Db(err);
+    }
+    let text = err.to_string();
+    let what = if text.contains("external_id") {
+        format!("externalId {:?} is already used by another person of this company", attrs.external_id.as_deref().unwrap_or(""))
+    } else if text.contains("email") {
+        let email = attrs.email().map(|e| e.to_string()).unwrap_or_default();
+        format!("email {email:?} is already used by another person of this company")
+    } else {
+        format!("userName {:?} is already used by another person of this company", attrs.user_name)
+    };
+    ProvisioningError::Conflict(what)
+}
+
+/// Rules 1, 3, 6, 7, 8: creates the person, or links the matching manual / deprovisioned
+/// person (same userName or email) instead of duplicating them.
+pub fn create_user(conn: &mut AnyConnection, company: &Company, attrs: UserAttributes) -> Result<Created, ProvisioningError> {
+    let id = company.company_id();
+    let email = attrs.email().ok_or(ProvisioningError::EmailRequired)?;
+    let user_name_lower = attrs.user_name.to_lowercase();
+    let matches = User::find_matches(conn, id, &user_name_lower, Some(&email.lower()))?;
+    let existing = match matches.as_slice() {
+        [] => User::find_deprovisioned(conn, id, &user_name_lower)?,
+        [one] => Some(one.clone()),
+        _ => {
+            return Err(ProvisioningError::Conflict(format!(
+                "userName {:?} and email {email} belong to two different people of this company",
+                attrs.user_name
+            )));
+        }
+    };
+    if let Some(row) = existing {
+        if row.source == "entra" && row.deprovisioned_at.is_none() {
+            return Err(ProvisioningError::Conflict(format!(
+                "userName {:?} (or email {email}) is already provisioned as user {}",
+                attrs.user_name, row.scim_id
+            )));
+        }
+        return link_existing(conn, company, row, attrs);
+    }
+    let mode = company.mode();
+    let role = (mode != ProvisioningMode::None).then_some(Role::ContentCreator);
+    let job_title = if company.job_title_sync { attrs.title.clone() } else { None };
+    let user = User::insert(
+        conn,
+        id,
+        NewPerson { attributes: &attrs, source: "entra", role: role.map(Role::as_str), job_title: job_title.as_deref() },
+    )
+    .map_err(|e| unique_conflict(e, &attrs))?;
+    let passles = configured_passles(conn, company)?;
+    if let Some(role) = role {
+        Assignment::grant(conn, id, user.row.id, &passles, role, "configuration")?;
+    }
+    let setup = match (mode, passles.len()) {
+        (ProvisioningMode::None, _) => "no role and no Passle (pending assignment)".to_owned(),
+        (_, n) => format!("Content Creator on {n} Passle{}", if n == 1 { "" } else { "s" }),
+    };
+    let mut detail = format!("created from Entra ID; set up with {setup}");
+    if !company.job_title_sync && attrs.title.is_some() {
+        detail.push_str("; title received but not applied (job-title sync is off)");
+    }
+    record(conn, id, "create", &user.row, 201, detail)?;
+    Ok(Created { user, linked: false })
+}
+
+/// The Passles the company's user configuration puts new people on.
+fn configured_passles(conn: &mut AnyConnection, company: &Company) -> Result<Vec<i64>, ProvisioningError> {
+    if company.mode() == ProvisioningMode::None {
+        return Ok(Vec::new());
+    }
+    let passles = Passle::list(conn, company.company_id())?;
+    Ok(match company.mode() {
+        ProvisioningMode::None => Vec::new(),
+        ProvisioningMode::AllPassles => passles.iter().map(|p| p.id).collect(),
+        ProvisioningMode::SelectedPassles => passles.iter().filter(|p| p.selected_for_provisioning).map(|p| p.id).collect(),
+    })
+}
+
+fn link_existing(conn: &mut AnyConnection, company: &Company, row: UserRow, attrs: UserAttributes) -> Result<Created, ProvisioningError> {
+    let restored = row.deprovisioned_at.is_some();
+    let updated = User::update_attributes(conn, &row, &attrs)
+        .map_err(|e| unique_conflict(e, &attrs))?
+        .ok_or_else(|| ProvisioningError::Conflict("the person changed during the request; retry".into()))?;
+    User::link_to_entra(conn, updated.id)?;
+    if company.job_title_sync {
+        User::set_job_title(conn, updated.id, attrs.title.as_deref())?;
+    }
+    let user = User::find_by_scim_id(conn, company.company_id(), &updated.scim_id)?
+        .ok_or_else(|| ProvisioningError::NotFound("person vanished during linking".into()))?;
+    let detail = if restored {
+        "deprovisioned person restored and relinked by Entra ID; role and Passles unchanged".to_owned()
+    } else {
+        format!("existing person linked to Entra ID (matched by userName or email); role and Passles unchanged; {}", describe_changes(&user_attributes_before(&row), &attrs))
+    };
+    record(conn, company.company_id(), if restored { "restore" } else { "link" }, &user.row, 201, detail)?;
+    Ok(Created { user, linked: true })
+}
+
+fn user_attributes_before(row: &UserRow) -> UserAttributes {
+    UserAttributes { user_name: row.user_name.clone(), external_id: row.external_id.clone(), active: row.scim_active, ..Default::default() }
+}
+
+/// Rules 4, 5, 7, 8: replaces the person's SCIM attributes with what `change` makes of them.
+/// Roles and Passles are never touched. `if_match` is the `ETag` the client last saw.
+pub fn update_user<E: From<ProvisioningError>>(
+    conn: &mut AnyConnection,
+    company: &Company,
+    scim_id: &str,
+    if_match: Option<&str>,
+    operation: &str,
+    mut change: impl FnMut(&UserAttributes) -> Result<UserAttributes, E>,
+) -> Result<User, E> {
+    let id = company.company_id();
+    for _attempt in 0..5 {
+        let user = find(conn, id, scim_id)?;
+        if let Some(expected) = if_match
+            && !etag_matches(expected, user.row.version)
+        {
+            return Err(ProvisioningError::PreconditionFailed(user.row.version.to_string()).into());
+        }
+        let new_attrs = change(&user.attributes)?;
+        if new_attrs.email().is_none() {
+            return Err(ProvisioningError::EmailRequired.into());
+        }
+        let Some(updated) = User::update_attributes(conn, &user.row, &new_attrs).map_err(|e| unique_conflict(e, &new_attrs))? else {
+            continue; // Changed by a concurrent request since we read it: read again.
+        };
+        let mut updated = updated;
+        if user.row.source != "entra" {
+            User::link_to_entra(conn, updated.id).map_err(ProvisioningError::from)?;
+            updated.source = "entra".to_owned();
+            updated.version += 1;
+        }
+        if company.job_title_sync && user.attributes.title != new_attrs.title {
+            User::set_job_title(conn, updated.id, new_attrs.title.as_deref()).map_err(ProvisioningError::from)?;
+            updated.job_title = new_attrs.title.clone();
+        }
+        let mut detail = describe_changes(&user.attributes, &new_attrs);
+        if !company.job_title_sync && user.attributes.title != new_attrs.title {
+            detail.push_str("; title recorded but not applied (job-title sync is off)");
+        }
+        let op = match (user.attributes.is_active(), new_attrs.is_active()) {
+            (true, false) => "disable",
+            (false, true) => "enable",
+            _ => operation,
+        };
+        record(conn, id, op, &updated, 200, detail)?;
+        // What was just written is the answer: no need to read it back.
+        return Ok(User { row: updated, attributes: new_attrs, groups: user.groups });
+    }
+    Err(ProvisioningError::Conflict("too many concurrent changes to this person; retry".into()).into())
+}
+
+/// Rule 8: DELETE keeps the person, disabled and unlinked from SCIM.
+pub fn deprovision_user(conn: &mut AnyConnection, company: &Company, scim_id: &str, if_match: Option<&str>) -> Result<(), ProvisioningError> {
+    let id = company.company_id();
+    let user = find(conn, id, scim_id)?;
+    if let Some(expected) = if_match
+        && !etag_matches(expected, user.row.version)
+    {
+        return Err(ProvisioningError::PreconditionFailed(user.row.version.to_string()));
+    }
+    User::deprovision(conn, &user.row)?;
+    record(conn, id, "delete", &user.row, 204, "deprovisioned by Entra ID: disabled and unlinked; role, Passles and data kept".into())?;
+    Ok(())
+}
+
+fn find(conn: &mut AnyConnection, company: CompanyId, scim_id: &str) -> Result<User, ProvisioningError> {
+    User::find_by_scim_id(conn, company, scim_id)?
+        .ok_or_else(|| ProvisioningError::NotFound(format!("no user with id {scim_id:?}")))
+}
+
+/// The weak ETag of a version: `W/"3"`.
+pub fn etag(version: i64) -> String {
+    format!("W/\"{version}\"")
+}
+
+fn etag_matches(if_match: &str, version: i64) -> bool {
+    let current = etag(version);
+    if_match.split(',').map(str::trim).any(|tag| tag == "*" || tag == current || tag.trim_start_matches("W/") == current.trim_start_matches("W/"))
+}
+
+fn record(conn: &mut AnyConnection, company: CompanyId, operation: &str, row: &UserRow, status: i32, detail: String) -> Result<(), ProvisioningError> {
+    let mut event = NewActivity::new(company, ENTRA, operation, "User");
+    event.resource_id = Some(row.scim_id.clone());
+    event.user_id = Some(row.id);
+    event.subject = Some(row.user_name.clone());
+    event.status = status;
+    event.detail = detail;
+    event.insert(conn)?;
+    Ok(())
+}
+
+/// Records a refused SCIM write (outside the failed transaction, so it is kept).
+pub fn record_failure(
+    conn: &mut AnyConnection,
+    company: CompanyId,
+    operation: &str,
+    resource_type: &str,
+    resource_id: Option<&str>,
+    subject: Option<&str>,
+    status: u16,
+    detail: &str,
+) -> Result<(), DbError> {
+    let mut event = NewActivity::new(company, ENTRA, operation, resource_type);
+    event.resource_id = resource_id.map(str::to_owned);
+    event.subject = subject.map(str::to_owned);
+    event.outcome = "failure".to_owned();
+    event.status = i32::from(status);
+    event.detail = detail.chars().take(2000).collect();
+    event.insert(conn)?;
+    Ok(())
+}

@@ -1,0 +1,306 @@
+//! `/Users`: thin handlers. Parse, call the provisioning rules in one transaction, render.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::NaiveDateTime;
+use serde_json::{Map, Value, json};
+
+use super::auth::ScimContext;
+use super::error::{ScimError, ScimType};
+use super::filter::parse_filter;
+use super::http::{Projection, Query, if_match, list_response, read_json, respond, respond_resource};
+use super::patch::{self, ResourceSchema};
+use super::schema::{ENTERPRISE_ATTRIBUTES, ENTERPRISE_SCHEMA, USER_ATTRIBUTES, USER_SCHEMA};
+use super::user_json::{parse_user, render_user};
+use super::query;
+use crate::models::user::User;
+use crate::provisioning::users::{self as rules, etag};
+use crate::provisioning::ProvisioningError;
+use crate::state::AppState;
+
+pub const USER_PATCH_SCHEMA: ResourceSchema = ResourceSchema {
+    core_urn: USER_SCHEMA,
+    core: USER_ATTRIBUTES,
+    extensions: &[(ENTERPRISE_SCHEMA, ENTERPRISE_ATTRIBUTES)],
+};
+
+/// Default and maximum page size (stated in `/ServiceProviderConfig`).
+pub const DEFAULT_COUNT: i64 = 100;
+pub const MAX_COUNT: i64 = 1000;
+
+impl From<ProvisioningError> for ScimError {
+    fn from(err: ProvisioningError) -> Self {
+        match err {
+            ProvisioningError::Conflict(detail) => ScimError::conflict(detail),
+            ProvisioningError::NotFound(detail) => ScimError::not_found(detail),
+            ProvisioningError::EmailRequired | ProvisioningError::Invalid(_) => ScimError::invalid_value(err.to_string()),
+            ProvisioningError::PreconditionFailed(_) => ScimError::new(StatusCode::PRECONDITION_FAILED, None, err.to_string()),
+            ProvisioningError::Db(db) => ScimError::from(db),
+        }
+    }
+}
+
+pub fn rfc3339(at: NaiveDateTime) -> String {
+    at.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// The full SCIM representation of a person.
+pub fn user_resource(user: &User, base_url: &str) -> Map<String, Value> {
+    let mut out = render_user(&user.attributes);
+    out.insert("id".into(), json!(user.row.scim_id));
+    if !user.groups.is_empty() {
+        let groups: Vec<Value> = user
+            .groups
+            .iter()
+            .map(|(id, name)| json!({"value": id, "display": name, "$ref": format!("{base_url}/Groups/{id}"), "type": "direct"}))
+            .collect();
+        out.insert("groups".into(), Value::Array(groups));
+    }
+    out.insert(
+        "meta".into(),
+        json!({
+            "resourceType": "User",
+            "created": rfc3339(user.row.created_at),
+            "lastModified": rfc3339(user.row.updated_at),
+            "location": format!("{base_url}/Users/{}", user.row.scim_id),
+            "version": etag(user.row.version),
+        }),
+    );
+    out
+}
+
+fn single(status: StatusCode, user: &User, ctx: &ScimContext, projection: Option<&Projection>) -> HttpResponse {
+    let mut resource = user_resource(user, &ctx.base_url);
+    if let Some(p) = projection {
+        p.apply(&mut resource, USER_SCHEMA);
+    }
+    let location = format!("{}/Users/{}", ctx.base_url, user.row.scim_id);
+    let location = (status == StatusCode::CREATED).then_some(location.as_str());
+    respond_resource(status, &Value::Object(resource), &etag(user.row.version), location)
+}
+
+/// Keeps a refused write in the company's activity log, then returns the error.
+async fn refused(state: &AppState, ctx: &ScimContext, operation: &'static str, id: Option<String>, subject: Option<String>, err: ScimError) -> ScimError {
+    let company = ctx.company.company_id();
+    let (status, detail) = (err.status.as_u16(), err.detail.clone());
+    let recorded = state
+        .db
+        .write(move |conn| rules::record_failure(conn, company, operation, "User", id.as_deref(), subject.as_deref(), status, &detail))
+        .await;
+    if let Err(e) = recorded {
+        tracing::warn!(error = %e, "could not record a refused SCIM write");
+    }
+    err
+}
+
+fn subject_of(body: &Value) -> Option<String> {
+    body.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case("userName"))?.1.as_str().map(str::to_owned)
+}
+
+pub async fn create(state: web::Data<AppState>, ctx: ScimContext, body: web::Payload) -> Result<HttpResponse, ScimError> {
+    let body = match read_json(body).await {
+        Ok(body) => body,
+        Err(e) => return Err(refused(&state, &ctx, "create", None, None, e).await),
+    };
+    let subject = subject_of(&body);
+    let attrs = match parse_user(&body) {
+        Ok(attrs) => attrs,
+        Err(e) => return Err(refused(&state, &ctx, "create", None, subject, e).await),
+    };
+    let company = ctx.company.clone();
+    match state.db.write(move |conn| rules::create_user(conn, &company, attrs).map_err(ScimError::from)).await {
+        Ok(created) => Ok(single(StatusCode::CREATED, &created.user, &ctx, None)),
+        Err(e) => Err(refused(&state, &ctx, "create", None, subject, e).await),
+    }
+}
+
+pub async fn get(state: web::Data<AppState>, ctx: ScimContext, req: HttpRequest, id: web::Path<(String, String)>) -> Result<HttpResponse, ScimError> {
+    let query = Query::of(&req)?;
+    let (company, scim_id) = (ctx.company.company_id(), id.into_inner().1);
+    let user = state
+        .db
+        .read(move |conn| User::find_by_scim_id(conn, company, &scim_id).map_err(ScimError::from))
+        .await?
+        .ok_or_else(|| ScimError::not_found("no user with this id in this company"))?;
+    Ok(single(StatusCode::OK, &user, &ctx, Some(&Projection::of(&query))))
+}
+
+/// What a list or search asks for, from the query string or a `POST /.search` body.
+pub struct ListParams {
+    pub filter: Option<String>,
+    sort_by: Option<String>,
+    sort_order: Option<String>,
+    pub start_index: Option<i64>,
+    pub count: Option<i64>,
+    pub projection: Projection,
+}
+
+impl ListParams {
+    fn from_query(query: &Query) -> Result<ListParams, ScimError> {
+        Ok(ListParams {
+            filter: query.get("filter").map(str::to_owned),
+            sort_by: query.get("sortBy").map(str::to_owned),
+            sort_order: query.get("sortOrder").map(str::to_owned),
+            start_index: query.int("startIndex")?,
+            count: query.int("count")?,
+            projection: Projection::of(query),
+        })
+    }
+
+    pub fn from_search(body: &Value) -> Result<ListParams, ScimError> {
+        let get = |name: &str| body.as_object().and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(name))).map(|(_, v)| v);
+        let text = |name: &str| get(name).and_then(Value::as_str).map(str::to_owned);
+        let int = |name: &str| match get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v.as_i64().map(Some).ok_or_else(|| ScimError::invalid_value(format!("{name} must be an integer"))),
+        };
+        let list = |name: &str| match get(name) {
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+            Some(Value::String(s)) => s.split(',').map(|x| x.trim().to_owned()).filter(|x| !x.is_empty()).collect(),
+            _ => Vec::new(),
+        };
+        Ok(ListParams {
+            filter: text("filter"),
+            sort_by: text("sortBy"),
+            sort_order: text("sortOrder"),
+            start_index: int("startIndex")?,
+            count: int("count")?,
+            projection: Projection { attributes: list("attributes"), excluded: list("excludedAttributes") },
+        })
+    }
+}
+
+pub async fn list(state: web::Data<AppState>, ctx: ScimContext, req: HttpRequest) -> Result<HttpResponse, ScimError> {
+    let params = ListParams::from_query(&Query::of(&req)?)?;
+    run_list(&state, &ctx, params).await
+}
+
+/// `POST /Users/.search` (RFC 7644 §3.4.3).
+pub async fn search(state: web::Data<AppState>, ctx: ScimContext, body: web::Payload) -> Result<HttpResponse, ScimError> {
+    let params = ListParams::from_search(&read_json(body).await?)?;
+    run_list(&state, &ctx, params).await
+}
+
+/// `POST /.search`: users first, then groups, paged as one list.
+pub async fn search_all(state: web::Data<AppState>, ctx: ScimContext, body: web::Payload) -> Result<HttpResponse, ScimError> {
+    let params = ListParams::from_search(&read_json(body).await?)?;
+    let start_index = params.start_index.unwrap_or(1).max(1);
+    let count = params.count.unwrap_or(DEFAULT_COUNT).clamp(0, MAX_COUNT);
+    let (user_total, mut resources) = user_page(&state, &ctx, &params, start_index - 1, count).await?;
+    let group_offset = (start_index - 1 - user_total).max(0);
+    let room = count - resources.len() as i64;
+    let (group_total, groups) = if ctx.company.groups_enabled {
+        // A filter naming user-only attributes simply matches no group.
+        super::groups::group_page(&state, &ctx, params.filter.as_deref(), &params.projection, group_offset, room).await.unwrap_or((0, Vec::new()))
+    } else {
+        (0, Vec::new())
+    };
+    resources.extend(groups);
+    Ok(respond(StatusCode::OK, &list_response(user_total + group_total, start_index, resources)))
+}
+
+async fn run_list(state: &AppState, ctx: &ScimContext, params: ListParams) -> Result<HttpResponse, ScimError> {
+    let start_index = params.start_index.unwrap_or(1).max(1);
+    let count = params.count.unwrap_or(DEFAULT_COUNT).clamp(0, MAX_COUNT);
+    let (total, resources) = user_page(state, ctx, &params, start_index - 1, count).await?;
+    Ok(respond(StatusCode::OK, &list_response(total, start_index, resources)))
+}
+
+/// One page of users as SCIM resources, with the total.
+async fn user_page(state: &AppState, ctx: &ScimContext, params: &ListParams, offset: i64, count: i64) -> Result<(i64, Vec<Value>), ScimError> {
+    let company = ctx.company.company_id();
+    let filter = match params.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
+        Some(text) => {
+            let parsed = parse_filter(text).map_err(|e| ScimError::bad_request(ScimType::InvalidFilter, format!("invalid filter: {e}")))?;
+            Some(query::user_filter(&parsed, company)?)
+        }
+        None => None,
+    };
+    let descending = match params.sort_order.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("") | Some("ascending") => false,
+        Some("descending") => true,
+        Some(other) => return Err(ScimError::invalid_value(format!("sortOrder must be ascending or descending, not {other:?}"))),
+    };
+    let sort = match params.sort_by.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(by) => Some(query::user_sort(by, descending)?),
+        None => None,
+    };
+    let (total, users) = state
+        .db
+        .read(move |conn| {
+            let (total, rows) = User::search(conn, company, filter, sort, offset, count)?;
+            Ok::<_, ScimError>((total, User::assemble(conn, rows)?))
+        })
+        .await?;
+    let resources = users
+        .iter()
+        .map(|u| {
+            let mut r = user_resource(u, &ctx.base_url);
+            params.projection.apply(&mut r, USER_SCHEMA);
+            Value::Object(r)
+        })
+        .collect();
+    Ok((total, resources))
+}
+
+pub async fn replace(state: web::Data<AppState>, ctx: ScimContext, req: HttpRequest, id: web::Path<(String, String)>, body: web::Payload) -> Result<HttpResponse, ScimError> {
+    let scim_id = id.into_inner().1;
+    let parsed = match read_json(body).await {
+        Ok(body) => {
+            let subject = subject_of(&body);
+            parse_user(&body).map_err(|e| (e, subject))
+        }
+        Err(e) => Err((e, None)),
+    };
+    let attrs = match parsed {
+        Ok(attrs) => attrs,
+        Err((e, subject)) => return Err(refused(&state, &ctx, "replace", Some(scim_id), subject, e).await),
+    };
+    let (company, if_match, sid) = (ctx.company.clone(), if_match(&req), scim_id.clone());
+    let subject = Some(attrs.user_name.clone());
+    let result = state
+        .db
+        .write(move |conn| rules::update_user(conn, &company, &sid, if_match.as_deref(), "replace", |_| Ok::<_, ScimError>(attrs.clone())))
+        .await;
+    match result {
+        Ok(user) => Ok(single(StatusCode::OK, &user, &ctx, None)),
+        Err(e) => Err(refused(&state, &ctx, "replace", Some(scim_id), subject, e).await),
+    }
+}
+
+pub async fn modify(state: web::Data<AppState>, ctx: ScimContext, req: HttpRequest, id: web::Path<(String, String)>, body: web::Payload) -> Result<HttpResponse, ScimError> {
+    let scim_id = id.into_inner().1;
+    let ops = match read_json(body).await.and_then(|b| patch::parse_patch(&b)) {
+        Ok(ops) => ops,
+        Err(e) => return Err(refused(&state, &ctx, "update", Some(scim_id), None, e).await),
+    };
+    let (company, if_match, sid) = (ctx.company.clone(), if_match(&req), scim_id.clone());
+    let result = state
+        .db
+        .write(move |conn| {
+            rules::update_user(conn, &company, &sid, if_match.as_deref(), "update", |current| {
+                let mut doc = render_user(current);
+                patch::apply(&mut doc, &ops, &USER_PATCH_SCHEMA)?;
+                parse_user(&Value::Object(doc))
+            })
+        })
+        .await;
+    match result {
+        Ok(user) => Ok(single(StatusCode::OK, &user, &ctx, None)),
+        Err(e) => Err(refused(&state, &ctx, "update", Some(scim_id), None, e).await),
+    }
+}
+
+pub async fn delete(state: web::Data<AppState>, ctx: ScimContext, req: HttpRequest, id: web::Path<(String, String)>) -> Result<HttpResponse, ScimError> {
+    let scim_id = id.into_inner().1;
+    let (company, if_match, sid) = (ctx.company.clone(), if_match(&req), scim_id.clone());
+    let result = state
+        .db
+        .write(move |conn| rules::deprovision_user(conn, &company, &sid, if_match.as_deref()).map_err(ScimError::from))
+        .await;
+    match result {
+        Ok(()) => Ok(HttpResponse::NoContent().finish()),
+        Err(e) => Err(refused(&state, &ctx, "delete", Some(scim_id), None, e).await),
+    }
+}
+

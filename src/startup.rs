@@ -1,0 +1,112 @@
+//! Builds the application: database, migrations, first-run hints, HTTP server.
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use tracing_actix_web::TracingLogger;
+
+use crate::config::{PublicUrl, Settings};
+use crate::db::{Database, PoolOptions};
+use crate::state::AppState;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Connects, migrates and binds; the server starts when [`Application::run_until_stopped`]
+    /// is awaited. `settings.bind` may use port 0 (tests).
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let listener = TcpListener::bind(settings.bind)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {} (BIND): {e}", settings.bind))?;
+        let local = listener.local_addr()?;
+        let public_url =
+            if settings.public_url_from_bind { PublicUrl::from_bind(local) } else { settings.public_url.clone() };
+
+        let db = open_database(&settings)?;
+        let (hint_db, hint_url) = (db.clone(), public_url.clone());
+        actix_web::web::block(move || first_run_hint(&hint_db, &hint_url))
+            .await
+            .map_err(|e| anyhow::anyhow!("start-up task failed: {e}"))??;
+
+        let port = local.port();
+        let state = AppState { db, public_url, scim_last_used: Default::default() };
+        let server = run(listener, state)?;
+        Ok(Application { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Makes SIGTERM and SIGINT stop the server gracefully (in-flight requests finish). The
+    /// handlers are installed before this returns, so a signal sent as soon as the server
+    /// says it is listening is never lost.
+    pub fn stop_on_signals(&self) -> std::io::Result<()> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let handle = self.server.handle();
+        actix_web::rt::spawn(async move {
+            let term = std::pin::pin!(terminate.recv());
+            let int = std::pin::pin!(interrupt.recv());
+            futures_util::future::select(term, int).await;
+            tracing::info!("shutdown signal received; finishing in-flight requests");
+            handle.stop(true).await;
+        });
+        Ok(())
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Connects and applies pending migrations (idempotent).
+pub fn open_database(settings: &Settings) -> anyhow::Result<Database> {
+    let options = PoolOptions { max_connections: settings.pool_size, ..PoolOptions::default() };
+    let db = Database::connect(&settings.database_url, options)
+        .map_err(|e| anyhow::anyhow!("cannot open the database (DATABASE_URL): {e}"))?;
+    let mut conn = db.writer_connection()?;
+    let applied = crate::db::run_migrations(&mut conn)?;
+    if applied > 0 {
+        tracing::info!(applied, backend = db.backend().name(), "database migrations applied");
+    }
+    Ok(db)
+}
+
+/// On a database without any staff account, prints how to get started (once per start).
+fn first_run_hint(db: &Database, public_url: &PublicUrl) -> anyhow::Result<()> {
+    use crate::models::account::Account;
+    use crate::models::setup_token::SetupToken;
+    let mut conn = db.writer_connection()?;
+    if Account::staff_exists(&mut conn)? {
+        return Ok(());
+    }
+    let secret = SetupToken::issue(&mut conn)?;
+    eprintln!(
+        "\nWelcome to Entrada. No staff account exists yet. To get started, either\n  \
+         open {}/setup/{} to create the first staff account (the link works once), or\n  \
+         run `entrada demo` for a demo company with ready-made sign-ins.\n",
+        public_url.as_str(),
+        secret.expose()
+    );
+    Ok(())
+}
+
+fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
+    let state = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .configure(crate::routes::configure)
+            .wrap(TracingLogger::default())
+    })
+    .shutdown_timeout(10)
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    Ok(server)
+}

@@ -1,0 +1,14 @@
+//! What every request handler shares.
+
+use crate::config::PublicUrl;
+use std::sync::Arc;
+
+use crate::db::Database;
+use crate::scim::auth::LastUsedThrottle;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Database,
+    pub public_url: PublicUrl,
+    pub scim_last_used: Arc<LastUsedThrottle>,
+}

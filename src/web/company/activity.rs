@@ -1,0 +1,53 @@
+//! Provisioning activity: every SCIM write and admin action, newest first.
+
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::auth::session::CompanyAccess;
+use crate::error::PortalError;
+use crate::models::account::Account;
+use crate::models::activity::{Activity, OutcomeFilter};
+use crate::state::AppState;
+use crate::web::layout::{Layout, render};
+
+const PAGE_SIZE: i64 = 50;
+
+#[derive(Template)]
+#[template(path = "company/activity.html")]
+pub struct ActivityPage {
+    layout: Layout,
+    shortcode: String,
+    outcome: String,
+    events: Vec<Activity>,
+    older: Option<i64>,
+}
+
+#[derive(Deserialize)]
+pub struct ActivityQuery {
+    outcome: Option<String>,
+    before: Option<i64>,
+}
+
+pub async fn list(state: web::Data<AppState>, access: CompanyAccess, query: web::Query<ActivityQuery>) -> Result<HttpResponse, PortalError> {
+    let outcome = query.outcome.clone().unwrap_or_default();
+    let filter = match outcome.as_str() {
+        "failure" => OutcomeFilter::Failure,
+        "success" => OutcomeFilter::Success,
+        _ => OutcomeFilter::All,
+    };
+    let (id, before, account) = (access.company.company_id(), query.before, access.signed.account.id);
+    let layout = Layout::for_company(&state, &access, "activity").await?;
+    let events = state
+        .db
+        .write(move |conn| {
+            let events = Activity::list(conn, id, filter, before, PAGE_SIZE + 1)?;
+            // Opening this page is "looking": the header's failure counter starts again.
+            Account::mark_activity_seen(conn, account)?;
+            Ok::<_, PortalError>(events)
+        })
+        .await?;
+    let older = (events.len() as i64 > PAGE_SIZE).then(|| events[PAGE_SIZE as usize - 1].id);
+    let events = events.into_iter().take(PAGE_SIZE as usize).collect();
+    render(&ActivityPage { layout, shortcode: access.company.shortcode.clone(), outcome, events, older })
+}

@@ -1,0 +1,228 @@
+//! Health, migrations, start-up, configuration errors and shutdown.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::helpers::{Backend, cli_with_env, stderr};
+use crate::{on_both_backends, spawn, test_db};
+
+on_both_backends!(health_check_reports_the_database, migrations_run_twice_and_every_table_is_readable);
+
+async fn health_check_reports_the_database(backend: Backend) {
+    let app = spawn!(backend);
+    let response = app.get("/healthz").await;
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "ok");
+    let expected = if backend == Backend::Sqlite { "sqlite" } else { "postgresql" };
+    assert_eq!(body["database"], expected);
+}
+
+async fn migrations_run_twice_and_every_table_is_readable(backend: Backend) {
+    let db = test_db!(backend);
+    for _ in 0..2 {
+        let out = db.cli(&["migrate"], None);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    // Every table of schema.rs can be read through diesel on this backend.
+    use diesel::prelude::*;
+    use entrada::db::schema::*;
+    let mut conn = entrada::db::ConnectionManager::new(&db.url);
+    let mut conn = diesel::r2d2::ManageConnection::connect(&mut conn).expect("connect");
+    let conn = &mut conn;
+    assert_eq!(companies::table.count().get_result::<i64>(conn).unwrap(), 0);
+    passles::table.select(passles::all_columns).load::<(i64, i64, String, String, bool, _, _)>(conn)
+        .map(|_: Vec<(_, _, _, _, _, chrono::NaiveDateTime, chrono::NaiveDateTime)>| ()).unwrap();
+    for count in [
+        users::table.count().get_result::<i64>(conn),
+        user_values::table.count().get_result::<i64>(conn),
+        passle_assignments::table.count().get_result::<i64>(conn),
+        scim_tokens::table.count().get_result::<i64>(conn),
+        accounts::table.count().get_result::<i64>(conn),
+        sessions::table.count().get_result::<i64>(conn),
+        sign_in_failures::table.count().get_result::<i64>(conn),
+        setup_tokens::table.count().get_result::<i64>(conn),
+        activity::table.count().get_result::<i64>(conn),
+    ] {
+        assert_eq!(count.unwrap(), 0);
+    }
+    users::table.select(users::all_columns).limit(1).execute(conn).unwrap();
+    user_values::table.select(user_values::all_columns).limit(1).execute(conn).unwrap();
+    activity::table.select(activity::all_columns).limit(1).execute(conn).unwrap();
+    accounts::table.select(accounts::all_columns).limit(1).execute(conn).unwrap();
+}
+
+#[test]
+fn both_migration_trees_have_the_same_migrations() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let names = |backend: &str| {
+        let mut names: Vec<String> = std::fs::read_dir(root.join(backend))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert!(!names("sqlite").is_empty());
+    assert_eq!(names("sqlite"), names("postgres"));
+}
+
+#[test]
+fn each_bad_setting_stops_start_up_with_one_line_naming_it() {
+    for (variable, value) in [
+        ("BIND", "not-an-address"),
+        ("PUBLIC_URL", "entrada.example.com"),
+        ("DATABASE_URL", "mysql://localhost/entrada"),
+        ("RUST_LOG", "info,[["),
+        ("DATABASE_POOL_SIZE", "lots"),
+    ] {
+        let out = cli_with_env(&["serve"], None, &[(variable, value)]);
+        assert_eq!(out.status.code(), Some(2), "{variable}");
+        let err = stderr(&out);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains(variable), "{err}");
+    }
+}
+
+#[test]
+fn an_unreachable_database_is_a_clear_start_up_error() {
+    let out = cli_with_env(&["migrate"], None, &[("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("DATABASE_URL") && err.contains("connection"), "{err}");
+}
+
+/// Starts `entrada serve` on a free port and returns it with the lines it printed until
+/// it said it is listening.
+fn start_server(db_url: &str) -> (std::process::Child, Vec<String>, u16) {
+    let (child, lines, port, _) = start_server_logging(db_url, "info");
+    (child, lines, port)
+}
+
+/// Like [`start_server`], also collecting everything the server logs afterwards.
+fn start_server_logging(db_url: &str, log: &str) -> (std::process::Child, Vec<String>, u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_entrada"))
+        .arg("serve")
+        .env_clear()
+        .env("DATABASE_URL", db_url)
+        .env("BIND", "127.0.0.1:0")
+        .env("RUST_LOG", log)
+        .current_dir(std::env::temp_dir())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn entrada serve");
+    let mut lines = Vec::new();
+    let mut reader = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut port = 0;
+    for line in reader.by_ref() {
+        let line = line.unwrap();
+        if line.contains("Entrada is listening") {
+            port = line.split("port=").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+            lines.push(line);
+            break;
+        }
+        lines.push(line);
+    }
+    assert_ne!(port, 0, "server never started: {lines:?}");
+    // Keep draining stderr so the server never writes into a closed pipe.
+    let later = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = later.clone();
+    std::thread::spawn(move || reader.map_while(Result::ok).for_each(|l| sink.lock().unwrap().push(l)));
+    (child, lines, port, later)
+}
+
+#[test]
+fn first_start_prints_a_setup_link_once_and_sigterm_stops_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = dir.path().join("nested/dir/entrada.db").display().to_string();
+    let (mut child, lines, port) = start_server(&url);
+    let text = lines.join("\n");
+    assert_eq!(text.matches("/setup/").count(), 1, "{text}");
+    assert!(text.contains("entrada demo"), "{text}");
+    assert!(text.contains(&format!("http://127.0.0.1:{port}/setup/")), "{text}");
+
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "{status:?}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "server did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Once a staff account exists the hint is no longer printed.
+    let out = cli_with_env(&["staff", "create", "--email", "cs@entrada.example"], Some("a-long-password\n"), &[("DATABASE_URL", &url)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (mut child, lines, _) = start_server(&url);
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(!lines.join("\n").contains("/setup/"));
+}
+
+#[test]
+fn secrets_never_reach_the_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = dir.path().join("entrada.db").display().to_string();
+    let env = [("DATABASE_URL", url.as_str())];
+    assert!(cli_with_env(&["company", "create", "--shortcode", "a01", "--name", "Acme", "--enable-entra"], None, &env).status.success());
+    let out = cli_with_env(&["token", "generate", "--company", "a01"], None, &env);
+    let token = String::from_utf8_lossy(&out.stdout).lines().find_map(|l| l.strip_prefix("Secret token:")).unwrap().trim().to_owned();
+    let (mut child, _, port, logs) = start_server_logging(&url, "debug");
+    let status = raw_http::get_users(port, &token);
+    assert_eq!(status, 200);
+    // A wrong token too: neither may be logged.
+    assert_eq!(raw_http::get_users(port, "a01-wrong-token-value"), 401);
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().unwrap();
+    let _ = child.wait();
+    let text = logs.lock().unwrap().join("\n");
+    assert!(text.contains("/scim/a01/v2/Users"), "requests are logged: {text}");
+    assert!(!text.contains(&token[4..]) && !text.contains("wrong-token-value"), "{text}");
+}
+
+/// A tiny synchronous HTTP GET (no async runtime in a plain #[test]).
+mod raw_http {
+    use std::io::{Read, Write};
+
+    pub fn get_users(port: u16, token: &str) -> u16 {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(stream, "GET /scim/a01/v2/Users?filter=userName+eq+%22x%22 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n").unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response.split(' ').nth(1).unwrap().parse().unwrap()
+    }
+}
+
+on_both_backends!(the_setup_link_creates_the_first_staff_account_once);
+
+async fn the_setup_link_creates_the_first_staff_account_once(backend: Backend) {
+    let app = spawn!(backend);
+    let secret = entrada::models::setup_token::SetupToken::issue(&mut app.conn()).unwrap();
+    let path = format!("/setup/{}", secret.expose());
+    let page = app.get(&path).await;
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("Create the first staff account"));
+
+    let post = |form: [(&'static str, &'static str); 3]| app.client.post(app.url(&path)).form(&form).send();
+    let mismatch = post([("email", "cs@entrada.example"), ("password", "a-long-password"), ("password_confirm", "another-password")]).await.unwrap();
+    assert_eq!(mismatch.status(), 422);
+    assert!(mismatch.text().await.unwrap().contains("the two passwords differ"));
+    let bad_email = post([("email", "nope"), ("password", "a-long-password"), ("password_confirm", "a-long-password")]).await.unwrap();
+    assert_eq!(bad_email.status(), 422);
+    assert!(bad_email.text().await.unwrap().contains("is not an email address"));
+
+    let done = post([("email", "cs@entrada.example"), ("password", "a-long-password"), ("password_confirm", "a-long-password")]).await.unwrap();
+    assert_eq!(done.status(), 200);
+    assert!(done.text().await.unwrap().contains("Your staff account is ready"));
+    assert!(entrada::models::account::Account::staff_exists(&mut app.conn()).unwrap());
+    // The link is used up.
+    assert_eq!(app.get(&path).await.status(), 410);
+    let again = post([("email", "x@entrada.example"), ("password", "a-long-password"), ("password_confirm", "a-long-password")]).await.unwrap();
+    assert_eq!(again.status(), 410);
+    assert_eq!(app.get("/setup/not-a-real-token").await.status(), 410);
+    assert_eq!(app.get("/static/css/app.css").await.status(), 200);
+}

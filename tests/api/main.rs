@@ -1,0 +1,16 @@
+//! One integration-test binary; one module per area.
+
+mod helpers;
+
+mod cli;
+mod foundation;
+mod provisioning_rules;
+mod rules_direct;
+mod scim_basics;
+mod scim_quirks;
+mod scim_contract;
+mod portal;
+mod portal_isolation;
+mod browser;
+mod scim_groups;
+mod group_mappings;
