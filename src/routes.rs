@@ -6,6 +6,9 @@ use crate::web::company::{activity, entra, groups, passles, people};
 use crate::web::{account, health, setup, staff};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    // SCIM first: Entra sends thousands of requests per cycle, and actix tries routes in
+    // order, so SCIM requests should not be matched against every portal pattern first.
+    crate::scim::routes(cfg);
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/", web::get().to(account::home))
         .service(web::resource("/sign-in").route(web::get().to(account::sign_in_form)).route(web::post().to(account::sign_in)))
@@ -35,5 +38,4 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/c/{shortcode}/groups/{id}/mappings/{mapping}/delete", web::post().to(groups::remove_mapping))
         .service(web::resource("/setup/{token}").route(web::get().to(setup::form)).route(web::post().to(setup::submit)))
         .service(actix_files::Files::new("/static", concat!(env!("CARGO_MANIFEST_DIR"), "/static")));
-    crate::scim::routes(cfg);
 }

@@ -14,6 +14,7 @@ mod connection;
 mod migrations;
 pub mod schema;
 pub mod sql;
+mod writer;
 
 use std::time::Duration;
 
@@ -32,6 +33,8 @@ pub enum DbError {
     Query(#[from] diesel::result::Error),
     #[error("database task was cancelled")]
     Cancelled,
+    #[error("the write could not be committed: {0}")]
+    Commit(String),
 }
 
 impl DbError {
@@ -54,7 +57,16 @@ type AnyPool = Pool<ConnectionManager>;
 pub struct Database {
     backend: Backend,
     readers: AnyPool,
-    writer: AnyPool,
+    writes: Writes,
+}
+
+/// Where write transactions run.
+#[derive(Clone)]
+enum Writes {
+    /// PostgreSQL: any pooled connection; the server orders concurrent writers itself.
+    Pool(AnyPool),
+    /// SQLite: the one writer thread, which group-commits (see `writer.rs`).
+    Thread(writer::Writer),
 }
 
 /// Sizes of the pools; the defaults suit a 2-core machine.
@@ -79,15 +91,28 @@ impl Database {
             Pool::builder()
                 .max_size(size)
                 .min_idle(Some(1))
+                // No `SELECT 1` before every checkout: a broken connection is noticed by the
+                // query that fails on it (`has_broken`) and replaced.
+                .test_on_check_out(false)
                 .connection_timeout(options.connection_timeout)
                 .build(ConnectionManager::new(url))
         };
         let readers = build(options.max_connections)?;
-        let writer = match backend {
-            Backend::Sqlite => build(1)?,
-            Backend::Postgres => readers.clone(),
+        let writes = match backend {
+            Backend::Sqlite => {
+                let reconnect_url = url.to_owned();
+                let reconnect = move || match establish(&reconnect_url) {
+                    Ok(conn) => Some(conn),
+                    Err(err) => {
+                        tracing::error!(error = %err, "the SQLite writer could not reconnect; writes will fail");
+                        None
+                    }
+                };
+                Writes::Thread(writer::Writer::start(establish(url)?, establish(url)?, reconnect)?)
+            }
+            Backend::Postgres => Writes::Pool(readers.clone()),
         };
-        Ok(Database { backend, readers, writer })
+        Ok(Database { backend, readers, writes })
     }
 
     /// A single connection without a pool (CLI commands): no background threads, so the
@@ -101,9 +126,9 @@ impl Database {
         self.backend
     }
 
-    /// A connection for work that must run outside the async helpers (CLI, migrations).
+    /// A connection for start-up work outside the async helpers (migrations, first-run).
     pub fn writer_connection(&self) -> Result<PooledConnection<ConnectionManager>, DbError> {
-        Ok(self.writer.get()?)
+        Ok(self.readers.get()?)
     }
 
     /// Runs read-only work on the blocking pool.
@@ -116,16 +141,51 @@ impl Database {
         run_blocking(self.readers.clone(), work).await
     }
 
-    /// Runs work in one transaction on the (SQLite: single) writer connection. An `Err` rolls
-    /// the whole transaction back.
+    /// Runs work as one transaction (on SQLite: a savepoint in the writer thread's current
+    /// batch). An `Err` rolls all of this work back; `Ok` is returned once it is committed.
     pub async fn write<T, E, F>(&self, work: F) -> Result<T, E>
     where
         F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        run_blocking(self.writer.clone(), move |conn| transaction(conn, work)).await
+        match &self.writes {
+            Writes::Pool(pool) => run_blocking(pool.clone(), move |conn| transaction(conn, work)).await,
+            Writes::Thread(writer) => queue_write(writer, work).await,
+        }
     }
+}
+
+/// Queues `work` for the SQLite writer thread and waits for the outcome of its COMMIT.
+async fn queue_write<T, E, F>(writer: &writer::Writer, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<DbError> + Send + 'static,
+{
+    let (reply, answer) = tokio::sync::oneshot::channel::<Result<T, E>>();
+    let span = Span::current();
+    let job: writer::Job = Box::new(move |conn| {
+        let conn = match conn {
+            Ok(conn) => conn,
+            Err(err) => {
+                let _ = reply.send(Err(E::from(DbError::Commit(err.to_string()))));
+                return None;
+            }
+        };
+        let result = span.in_scope(|| transaction(conn, work));
+        Some(Box::new(move |committed: Result<(), &DbError>| {
+            let result = match (committed, result) {
+                (Ok(()), result) | (Err(_), result @ Err(_)) => result,
+                (Err(err), Ok(_)) => Err(E::from(DbError::Commit(err.to_string()))),
+            };
+            let _ = reply.send(result);
+        }))
+    });
+    if !writer.submit(job) {
+        return Err(E::from(DbError::Cancelled));
+    }
+    answer.await.unwrap_or_else(|_| Err(E::from(DbError::Cancelled)))
 }
 
 /// Checks the URL's backend and creates the SQLite file's directory.

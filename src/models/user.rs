@@ -64,8 +64,10 @@ pub struct ValueRow {
     pub raw_json: Option<String>,
 }
 
+// `None` is NULL, not DEFAULT, so that SQLite gets one multi-row INSERT instead of one
+// statement per row inside a savepoint.
 #[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = user_values)]
+#[diesel(table_name = user_values, treat_none_as_default_value = false)]
 struct NewValue {
     user_id: i64,
     company_id: i64,
@@ -187,8 +189,14 @@ impl User {
         let values: Vec<ValueRow> = if ids.is_empty() {
             Vec::new()
         } else {
-            user_values::table
-                .filter(user_values::user_id.eq_any(&ids))
+            let query = user_values::table.into_boxed();
+            // One person (most SCIM requests) gets `= ?`: a statement SQLite keeps prepared,
+            // where an `IN (…)` list is prepared anew for every request.
+            let query = match ids.as_slice() {
+                [id] => query.filter(user_values::user_id.eq(*id)),
+                _ => query.filter(user_values::user_id.eq_any(&ids)),
+            };
+            query
                 .order((user_values::user_id, user_values::attribute, user_values::position))
                 .select(ValueRow::as_select())
                 .load(conn)?
