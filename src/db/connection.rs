@@ -117,7 +117,7 @@ pub fn establish(url: &str) -> ConnectionResult<AnyConnection> {
             conn.batch_execute(
                 "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
                  PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-                 PRAGMA cache_size = -16000; PRAGMA temp_store = MEMORY;",
+                 PRAGMA cache_size = -4000; PRAGMA temp_store = MEMORY;",
             )
             .map_err(ConnectionError::CouldntSetupConfiguration)?;
             Ok(AnyConnection::Sqlite(conn))

@@ -10,7 +10,7 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
 
 use super::error::ScimError;
-use crate::db::DbError;
+use crate::db::{AnyConnection, DbError};
 use crate::domain::{Secret, constant_time_eq};
 use crate::models::Company;
 use crate::models::scim_token::ScimToken;
@@ -57,7 +57,7 @@ enum Lookup {
     Unknown,
 }
 
-fn lookup(conn: &mut crate::db::AnyConnection, digest: &str) -> Result<Lookup, DbError> {
+fn lookup(conn: &mut AnyConnection, digest: &str) -> Result<Lookup, DbError> {
     if let Some((token, company)) = ScimToken::find_live_by_digest(conn, digest)? {
         return Ok(Lookup::Live(token, company));
     }
@@ -69,13 +69,9 @@ fn lookup(conn: &mut crate::db::AnyConnection, digest: &str) -> Result<Lookup, D
     Ok(Lookup::Unknown)
 }
 
-async fn authenticate(req: HttpRequest) -> Result<ScimContext, ScimError> {
-    let state = req.app_data::<web::Data<AppState>>().ok_or_else(ScimError::internal)?.clone();
-    let shortcode = req.match_info().get("shortcode").unwrap_or_default().to_owned();
-    let secret = bearer(&req).ok_or_else(ScimError::unauthorized)?;
-    let digest = secret.digest();
-    let found = state.db.read(move |conn| lookup(conn, &digest)).await?;
-    let (token, company) = match found {
+/// Checks the token against the URL's company on `conn`: the live token and its company.
+fn authorize(conn: &mut AnyConnection, digest: &str, shortcode: &str) -> Result<(ScimToken, Company), ScimError> {
+    let (token, company) = match lookup(conn, digest)? {
         Lookup::Live(token, company) => (token, company),
         Lookup::Disconnected => {
             return Err(ScimError::forbidden(
@@ -93,6 +89,11 @@ async fn authenticate(req: HttpRequest) -> Result<ScimContext, ScimError> {
             "The Entra ID module is not enabled for this company; ask Client Success to enable it.",
         ));
     }
+    Ok((token, company))
+}
+
+/// After a successful check: records the token's use (throttled, in the background).
+fn admit(state: &AppState, token: ScimToken, company: Company) -> ScimContext {
     if state.scim_last_used.due(token.id) {
         let db = state.db.clone();
         actix_web::rt::spawn(async move {
@@ -103,7 +104,60 @@ async fn authenticate(req: HttpRequest) -> Result<ScimContext, ScimError> {
         });
     }
     let base_url = state.public_url.tenant_url(&company.shortcode);
-    Ok(ScimContext { company, base_url })
+    ScimContext { company, base_url }
+}
+
+async fn authenticate(req: HttpRequest) -> Result<ScimContext, ScimError> {
+    let credentials = ScimCredentials::of(&req)?;
+    let (digest, shortcode) = (credentials.digest.clone(), credentials.shortcode.clone());
+    let (token, company) = credentials.state.db.read(move |conn| authorize(conn, &digest, &shortcode)).await?;
+    Ok(admit(&credentials.state, token, company))
+}
+
+/// A SCIM request's credentials, not yet checked: for Entra's most frequent reads the check
+/// runs inside the handler's own database read, one blocking-pool hop instead of two.
+pub struct ScimCredentials {
+    state: web::Data<AppState>,
+    digest: String,
+    shortcode: String,
+}
+
+impl ScimCredentials {
+    fn of(req: &HttpRequest) -> Result<ScimCredentials, ScimError> {
+        let state = req.app_data::<web::Data<AppState>>().ok_or_else(ScimError::internal)?.clone();
+        let shortcode = req.match_info().get("shortcode").unwrap_or_default().to_owned();
+        let digest = bearer(req).ok_or_else(ScimError::unauthorized)?.digest();
+        Ok(ScimCredentials { state, digest, shortcode })
+    }
+
+    /// Checks the credentials, then runs `work` for the company, on one read connection.
+    /// Nothing of `work` runs for a request that fails the check.
+    pub async fn read<T, F>(&self, work: F) -> Result<(ScimContext, T), ScimError>
+    where
+        F: FnOnce(&mut AnyConnection, &Company) -> Result<T, ScimError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (digest, shortcode) = (self.digest.clone(), self.shortcode.clone());
+        let (token, company, value) = self
+            .state
+            .db
+            .read(move |conn| {
+                let (token, company) = authorize(conn, &digest, &shortcode)?;
+                let value = work(conn, &company)?;
+                Ok::<_, ScimError>((token, company, value))
+            })
+            .await?;
+        Ok((admit(&self.state, token, company), value))
+    }
+}
+
+impl FromRequest for ScimCredentials {
+    type Error = ScimError;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(ScimCredentials::of(req))
+    }
 }
 
 impl FromRequest for ScimContext {

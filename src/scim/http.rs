@@ -66,6 +66,7 @@ impl Query {
 }
 
 /// Which attributes to return.
+#[derive(Clone)]
 pub struct Projection {
     pub attributes: Vec<String>,
     pub excluded: Vec<String>,

@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::NaiveDateTime;
 use serde_json::{Map, Value, json};
 
-use super::auth::ScimContext;
+use super::auth::{ScimContext, ScimCredentials};
 use super::error::{ScimError, ScimType};
 use super::filter::parse_filter;
 use super::http::{Projection, Query, if_match, list_response, read_json, respond, respond_resource};
@@ -13,6 +13,8 @@ use super::patch::{self, ResourceSchema};
 use super::schema::{ENTERPRISE_ATTRIBUTES, ENTERPRISE_SCHEMA, USER_ATTRIBUTES, USER_SCHEMA};
 use super::user_json::{parse_user, render_user};
 use super::query;
+use crate::db::AnyConnection;
+use crate::models::CompanyId;
 use crate::models::user::User;
 use crate::provisioning::users::{self as rules, etag};
 use crate::provisioning::ProvisioningError;
@@ -114,18 +116,21 @@ pub async fn create(state: web::Data<AppState>, ctx: ScimContext, body: web::Pay
     }
 }
 
-pub async fn get(state: web::Data<AppState>, ctx: ScimContext, req: HttpRequest, id: web::Path<(String, String)>) -> Result<HttpResponse, ScimError> {
-    let query = Query::of(&req)?;
-    let (company, scim_id) = (ctx.company.company_id(), id.into_inner().1);
-    let user = state
-        .db
-        .read(move |conn| User::find_by_scim_id(conn, company, &scim_id).map_err(ScimError::from))
-        .await?
-        .ok_or_else(|| ScimError::not_found("no user with this id in this company"))?;
-    Ok(single(StatusCode::OK, &user, &ctx, Some(&Projection::of(&query))))
+pub async fn get(credentials: ScimCredentials, req: HttpRequest, id: web::Path<(String, String)>) -> Result<HttpResponse, ScimError> {
+    // A malformed query string is reported only to a request that passed the token check.
+    let query = Query::of(&req);
+    let scim_id = id.into_inner().1;
+    let (ctx, user) = credentials
+        .read(move |conn, company| {
+            User::find_by_scim_id(conn, company.company_id(), &scim_id)?
+                .ok_or_else(|| ScimError::not_found("no user with this id in this company"))
+        })
+        .await?;
+    Ok(single(StatusCode::OK, &user, &ctx, Some(&Projection::of(&query?))))
 }
 
 /// What a list or search asks for, from the query string or a `POST /.search` body.
+#[derive(Clone)]
 pub struct ListParams {
     pub filter: Option<String>,
     sort_by: Option<String>,
@@ -170,9 +175,25 @@ impl ListParams {
     }
 }
 
-pub async fn list(state: web::Data<AppState>, ctx: ScimContext, req: HttpRequest) -> Result<HttpResponse, ScimError> {
-    let params = ListParams::from_query(&Query::of(&req)?)?;
-    run_list(&state, &ctx, params).await
+pub async fn list(credentials: ScimCredentials, req: HttpRequest) -> Result<HttpResponse, ScimError> {
+    // Checked after the token: a bad query string from a stranger is still a 401.
+    let params = Query::of(&req).and_then(|query| ListParams::from_query(&query));
+    let (ctx, (params, start_index, total, users)) = credentials
+        .read(move |conn, company| {
+            let params = params?;
+            let (start_index, offset, count) = page_of(&params);
+            let (total, users) = find_user_page(conn, company.company_id(), &params, offset, count)?;
+            Ok((params, start_index, total, users))
+        })
+        .await?;
+    let resources = render_users(&users, &ctx, &params.projection);
+    Ok(respond(StatusCode::OK, &list_response(total, start_index, resources)))
+}
+
+/// `startIndex` (1-based, at least 1), the row offset and the page size of a list request.
+fn page_of(params: &ListParams) -> (i64, i64, i64) {
+    let start_index = params.start_index.unwrap_or(1).max(1);
+    (start_index, start_index - 1, params.count.unwrap_or(DEFAULT_COUNT).clamp(0, MAX_COUNT))
 }
 
 /// `POST /Users/.search` (RFC 7644 §3.4.3).
@@ -200,15 +221,20 @@ pub async fn search_all(state: web::Data<AppState>, ctx: ScimContext, body: web:
 }
 
 async fn run_list(state: &AppState, ctx: &ScimContext, params: ListParams) -> Result<HttpResponse, ScimError> {
-    let start_index = params.start_index.unwrap_or(1).max(1);
-    let count = params.count.unwrap_or(DEFAULT_COUNT).clamp(0, MAX_COUNT);
-    let (total, resources) = user_page(state, ctx, &params, start_index - 1, count).await?;
+    let (start_index, offset, count) = page_of(&params);
+    let (total, resources) = user_page(state, ctx, &params, offset, count).await?;
     Ok(respond(StatusCode::OK, &list_response(total, start_index, resources)))
 }
 
 /// One page of users as SCIM resources, with the total.
 async fn user_page(state: &AppState, ctx: &ScimContext, params: &ListParams, offset: i64, count: i64) -> Result<(i64, Vec<Value>), ScimError> {
-    let company = ctx.company.company_id();
+    let (company, query) = (ctx.company.company_id(), params.clone());
+    let (total, users) = state.db.read(move |conn| find_user_page(conn, company, &query, offset, count)).await?;
+    Ok((total, render_users(&users, ctx, &params.projection)))
+}
+
+/// The users of one page and the total, with the filter and sorting translated to SQL.
+fn find_user_page(conn: &mut AnyConnection, company: CompanyId, params: &ListParams, offset: i64, count: i64) -> Result<(i64, Vec<User>), ScimError> {
     let filter = match params.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
         Some(text) => {
             let parsed = parse_filter(text).map_err(|e| ScimError::bad_request(ScimType::InvalidFilter, format!("invalid filter: {e}")))?;
@@ -225,22 +251,19 @@ async fn user_page(state: &AppState, ctx: &ScimContext, params: &ListParams, off
         Some(by) => Some(query::user_sort(by, descending)?),
         None => None,
     };
-    let (total, users) = state
-        .db
-        .read(move |conn| {
-            let (total, rows) = User::search(conn, company, filter, sort, offset, count)?;
-            Ok::<_, ScimError>((total, User::assemble(conn, rows)?))
-        })
-        .await?;
-    let resources = users
+    let (total, rows) = User::search(conn, company, filter, sort, offset, count)?;
+    Ok((total, User::assemble(conn, rows)?))
+}
+
+fn render_users(users: &[User], ctx: &ScimContext, projection: &Projection) -> Vec<Value> {
+    users
         .iter()
         .map(|u| {
             let mut r = user_resource(u, &ctx.base_url);
-            params.projection.apply(&mut r, USER_SCHEMA);
+            projection.apply(&mut r, USER_SCHEMA);
             Value::Object(r)
         })
-        .collect();
-    Ok((total, resources))
+        .collect()
 }
 
 pub async fn replace(state: web::Data<AppState>, ctx: ScimContext, req: HttpRequest, id: web::Path<(String, String)>, body: web::Payload) -> Result<HttpResponse, ScimError> {
