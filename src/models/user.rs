@@ -242,15 +242,19 @@ impl User {
     /// Present people of the company with this userName or email (case-insensitive): the
     /// candidates a create links to instead of duplicating.
     pub fn find_matches(conn: &mut AnyConnection, company: CompanyId, user_name_lower: &str, email_lower: Option<&str>) -> QueryResult<Vec<UserRow>> {
-        let mut query = users::table
-            .filter(users::company_id.eq(company.0))
-            .select(UserRow::as_select())
-            .into_boxed();
-        query = match email_lower {
-            Some(email) => query.filter(users::user_name_lower.eq(user_name_lower).or(users::email_lower.eq(email))),
-            None => query.filter(users::user_name_lower.eq(user_name_lower)),
-        };
-        query.order(users::id).load(conn)
+        // Two unique-index lookups rather than one `a = ? OR b = ?`: PostgreSQL, planning from
+        // statistics taken while the table was small, scanned every person for the OR.
+        let of_company = || users::table.filter(users::company_id.eq(company.0)).select(UserRow::as_select());
+        let mut rows: Vec<UserRow> = of_company().filter(users::user_name_lower.eq(user_name_lower)).load(conn)?;
+        if let Some(email) = email_lower {
+            for row in of_company().filter(users::email_lower.eq(email)).load::<UserRow>(conn)? {
+                if !rows.iter().any(|r| r.id == row.id) {
+                    rows.push(row);
+                }
+            }
+        }
+        rows.sort_by_key(|r| r.id);
+        Ok(rows)
     }
 
     /// The most recently deprovisioned person who had this userName, if any.
