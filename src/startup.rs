@@ -69,7 +69,7 @@ pub fn open_database(settings: &Settings) -> anyhow::Result<Database> {
     let options = PoolOptions { max_connections: settings.pool_size, ..PoolOptions::default() };
     let db = Database::connect(&settings.database_url, options)
         .map_err(|e| anyhow::anyhow!("cannot open the database (DATABASE_URL): {e}"))?;
-    let mut conn = db.writer_connection()?;
+    let mut conn = db.pooled_connection()?;
     let applied = crate::db::run_migrations(&mut conn)?;
     if applied > 0 {
         tracing::info!(applied, backend = db.backend().name(), "database migrations applied");
@@ -81,7 +81,7 @@ pub fn open_database(settings: &Settings) -> anyhow::Result<Database> {
 fn first_run_hint(db: &Database, public_url: &PublicUrl) -> anyhow::Result<()> {
     use crate::models::account::Account;
     use crate::models::setup_token::SetupToken;
-    let mut conn = db.writer_connection()?;
+    let mut conn = db.pooled_connection()?;
     if Account::staff_exists(&mut conn)? {
         return Ok(());
     }

@@ -99,17 +99,7 @@ impl Database {
         };
         let readers = build(options.max_connections)?;
         let writes = match backend {
-            Backend::Sqlite => {
-                let reconnect_url = url.to_owned();
-                let reconnect = move || match establish(&reconnect_url) {
-                    Ok(conn) => Some(conn),
-                    Err(err) => {
-                        tracing::error!(error = %err, "the SQLite writer could not reconnect; writes will fail");
-                        None
-                    }
-                };
-                Writes::Thread(writer::Writer::start(establish(url)?, establish(url)?, reconnect)?)
-            }
+            Backend::Sqlite => Writes::Thread(writer::Writer::start(url)?),
             Backend::Postgres => Writes::Pool(readers.clone()),
         };
         Ok(Database { backend, readers, writes })
@@ -127,7 +117,7 @@ impl Database {
     }
 
     /// A connection for start-up work outside the async helpers (migrations, first-run).
-    pub fn writer_connection(&self) -> Result<PooledConnection<ConnectionManager>, DbError> {
+    pub fn pooled_connection(&self) -> Result<PooledConnection<ConnectionManager>, DbError> {
         Ok(self.readers.get()?)
     }
 

@@ -17,7 +17,7 @@ use std::time::Duration;
 use diesel::Connection;
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 
-use super::{AnyConnection, DbError};
+use super::{AnyConnection, DbError, establish};
 
 /// Most jobs in one transaction: bounds how much one failed COMMIT can take down with it.
 const MAX_BATCH: usize = 64;
@@ -32,9 +32,9 @@ pub(super) type Job = Box<dyn FnOnce(Result<&mut AnyConnection, &DbError>) -> Op
 /// WAL size (4 KiB pages) at which the writer checkpoints (SQLite's default is 1,000).
 const WRITER_CHECKPOINT_PAGES: u32 = 2000;
 
-/// How often the checkpointer copies committed WAL pages into the database file: often enough
-/// to stay ahead of the writer's threshold at thousands of writes per second (250 ms was not:
-/// the writer still did most of the copying). A checkpoint with nothing to copy costs little.
+/// Least time between two background checkpoints: often enough to stay ahead of the writer's
+/// threshold at thousands of writes per second (250 ms was not: the writer still did most of
+/// the copying).
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(20);
 
 /// The queue of the writer thread; the writer and checkpointer threads stop when every clone
@@ -42,11 +42,11 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(20);
 #[derive(Clone)]
 pub(super) struct Writer {
     jobs: mpsc::Sender<Job>,
-    _checkpointer: mpsc::Sender<()>,
 }
 
 impl Writer {
-    /// Starts the writer thread on `writer` and the checkpointer on `checkpointer`.
+    /// Opens the write connection and the checkpoint connection to `url` and starts their
+    /// threads.
     ///
     /// SQLite checkpoints inside the COMMIT that crosses 1,000 WAL pages, i.e. on the writer
     /// thread, stalling every queued write while it copies pages and syncs (measured: ~15% of
@@ -55,24 +55,18 @@ impl Writer {
     /// `WRITER_CHECKPOINT_PAGES`, finding little left to copy. The writer's checkpoint must
     /// stay: only it lets the next write transaction rewind the WAL file, which otherwise
     /// grows without bound under steady writes (seen: 660 MB in one benchmark run).
-    pub(super) fn start(
-        mut writer: AnyConnection,
-        checkpointer: AnyConnection,
-        reconnect: impl Fn() -> Option<AnyConnection> + Send + 'static,
-    ) -> std::io::Result<Writer> {
-        use diesel::connection::SimpleConnection;
-        let pragma = format!("PRAGMA wal_autocheckpoint = {WRITER_CHECKPOINT_PAGES}");
-        writer.batch_execute(&pragma).map_err(std::io::Error::other)?;
-        let reconnect = move || {
-            let mut conn = reconnect()?;
-            conn.batch_execute(&pragma).ok()?;
-            Some(conn)
-        };
+    pub(super) fn start(url: &str) -> anyhow::Result<Writer> {
+        let writer = open_writer(url)?;
+        let checkpointer = establish(url)?;
+        let url = url.to_owned();
         let (jobs, queue) = mpsc::channel::<Job>();
-        let (stop, stopped) = mpsc::channel::<()>();
-        std::thread::Builder::new().name("sqlite-writer".into()).spawn(move || run(writer, queue, reconnect))?;
-        std::thread::Builder::new().name("sqlite-checkpoint".into()).spawn(move || checkpoint(checkpointer, stopped))?;
-        Ok(Writer { jobs, _checkpointer: stop })
+        // Capacity 1: "something was committed since the last checkpoint" needs no count.
+        let (committed, wake) = mpsc::sync_channel::<()>(1);
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || run(writer, queue, committed, || open_writer(&url)))?;
+        std::thread::Builder::new().name("sqlite-checkpoint".into()).spawn(move || checkpoint(checkpointer, wake))?;
+        Ok(Writer { jobs })
     }
 
     /// Queues a job; `false` when the writer thread is gone.
@@ -81,7 +75,19 @@ impl Writer {
     }
 }
 
-fn run(mut conn: AnyConnection, queue: mpsc::Receiver<Job>, reconnect: impl Fn() -> Option<AnyConnection>) {
+fn open_writer(url: &str) -> anyhow::Result<AnyConnection> {
+    use diesel::connection::SimpleConnection;
+    let mut conn = establish(url)?;
+    conn.batch_execute(&format!("PRAGMA wal_autocheckpoint = {WRITER_CHECKPOINT_PAGES}"))?;
+    Ok(conn)
+}
+
+fn run(
+    mut conn: AnyConnection,
+    queue: mpsc::Receiver<Job>,
+    committed: mpsc::SyncSender<()>,
+    reconnect: impl Fn() -> anyhow::Result<AnyConnection>,
+) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -100,21 +106,29 @@ fn run(mut conn: AnyConnection, queue: mpsc::Receiver<Job>, reconnect: impl Fn()
                 false
             }
         };
+        // Full means a wake-up is already pending; the checkpointer only exits with us.
+        let _ = committed.try_send(());
         if !healthy {
             match reconnect() {
-                Some(fresh) => conn = fresh,
-                None => return,
+                Ok(fresh) => conn = fresh,
+                Err(err) => {
+                    tracing::error!(error = %err, "the SQLite writer could not reconnect; writes will fail");
+                    return;
+                }
             }
         }
     }
 }
 
-fn checkpoint(mut conn: AnyConnection, stop: mpsc::Receiver<()>) {
+/// Copies committed WAL pages into the database file after writes, at most every
+/// `CHECKPOINT_EVERY`; sleeps while nothing is written.
+fn checkpoint(mut conn: AnyConnection, wake: mpsc::Receiver<()>) {
     use diesel::connection::SimpleConnection;
-    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
+    while wake.recv().is_ok() {
         if let Err(err) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE)") {
-            tracing::warn!(error = %err, "WAL checkpoint failed; will retry");
+            tracing::warn!(error = %err, "WAL checkpoint failed; will retry after the next write");
         }
+        std::thread::sleep(CHECKPOINT_EVERY);
     }
 }
 

@@ -30,14 +30,14 @@ impl From<DbError> for Outcome {
 
 fn setup(db: &TestDb) -> (Database, Company) {
     let database = Database::connect(&db.url, PoolOptions::default()).unwrap();
-    let mut conn = database.writer_connection().unwrap();
+    let mut conn = database.pooled_connection().unwrap();
     entrada::db::run_migrations(&mut conn).unwrap();
     let company = Company::create(&mut conn, &Shortcode::parse("a01").unwrap(), &CompanyName::parse("Acme").unwrap(), true).unwrap();
     (database, company)
 }
 
 fn passle_names(database: &Database, company: &Company) -> Vec<String> {
-    let mut conn = database.writer_connection().unwrap();
+    let mut conn = database.pooled_connection().unwrap();
     let mut names: Vec<String> = Passle::list(&mut conn, company.company_id()).unwrap().into_iter().map(|p| p.name).collect();
     names.sort();
     names
