@@ -56,7 +56,9 @@ pub fn main(args: &[String]) -> ExitCode {
     match commands::run(command, &settings) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("entrada: {err:#}");
+            // One line, even when a driver's message has several (libpq's do).
+            let message = format!("{err:#}").split_whitespace().collect::<Vec<_>>().join(" ");
+            eprintln!("entrada: {message}");
             ExitCode::from(1)
         }
     }

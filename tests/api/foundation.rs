@@ -91,6 +91,7 @@ fn an_unreachable_database_is_a_clear_start_up_error() {
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(err.contains("DATABASE_URL") && err.contains("connection"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
 }
 
 /// Starts `entrada serve` on a free port and returns it with the lines it printed until
