@@ -163,7 +163,7 @@ where
                 return None;
             }
         };
-        let result = span.in_scope(|| transaction(conn, work));
+        let result = span.in_scope(|| writer::in_savepoint(conn, work));
         Some(Box::new(move |committed: Result<(), &DbError>| {
             let result = match (committed, result) {
                 (Ok(()), result) | (Err(_), result @ Err(_)) => result,
@@ -256,8 +256,11 @@ pub fn like_escape(value: &str) -> String {
     out
 }
 
-/// Runs the same diesel code on the concrete connection, for the few statements diesel's
-/// `MultiBackend` cannot express (multi-row inserts). Everything else is written once.
+/// Runs the same diesel code on the concrete connection: for the few statements diesel's
+/// `MultiBackend` cannot express (multi-row inserts), and for the queries every SCIM request
+/// runs. `MultiBackend` renders a query's SQL text on every execution, even when the prepared
+/// statement is cached (measured: ~15% of the server's CPU on filter queries); the concrete
+/// connection finds a statically typed query's statement without rendering anything.
 #[macro_export]
 macro_rules! per_backend {
     ($conn:expr, $c:ident => $body:expr) => {

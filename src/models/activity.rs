@@ -59,7 +59,7 @@ impl NewActivity {
     }
 
     pub fn insert(&self, conn: &mut AnyConnection) -> QueryResult<usize> {
-        diesel::insert_into(activity::table).values(self).execute(conn)
+        crate::per_backend!(conn, c => diesel::insert_into(activity::table).values(self).execute(c))
     }
 }
 

@@ -197,16 +197,19 @@ impl Group {
 
     /// The groups each of `user_ids` belongs to: (user id, group SCIM id, displayName).
     pub fn of_users(conn: &mut AnyConnection, user_ids: &[i64]) -> QueryResult<Vec<(i64, String, String)>> {
-        let query = group_members::table.inner_join(groups::table).into_boxed();
-        // `= ?` for one person keeps the statement prepared (see `User::assemble`).
-        let query = match user_ids {
-            [id] => query.filter(group_members::user_id.eq(*id)),
-            _ => query.filter(group_members::user_id.eq_any(user_ids)),
-        };
-        query
-            .order((group_members::user_id, groups::display_name_lower))
-            .select((group_members::user_id, groups::scim_id, groups::display_name))
-            .load(conn)
+        crate::per_backend!(conn, c => {
+            let query = || {
+                group_members::table
+                    .inner_join(groups::table)
+                    .order((group_members::user_id, groups::display_name_lower))
+                    .select((group_members::user_id, groups::scim_id, groups::display_name))
+            };
+            // `= ?` for one person: a statement that stays prepared (see `User::assemble`).
+            match user_ids {
+                [id] => query().filter(group_members::user_id.eq(*id)).load(c),
+                _ => query().filter(group_members::user_id.eq_any(user_ids)).load(c),
+            }
+        })
     }
 
     pub fn mappings(conn: &mut AnyConnection, group_id: i64) -> QueryResult<Vec<GroupMapping>> {

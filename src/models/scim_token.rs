@@ -81,13 +81,15 @@ impl ScimToken {
         conn: &mut AnyConnection,
         digest: &str,
     ) -> QueryResult<Option<(ScimToken, Company)>> {
-        scim_tokens::table
+        // Every SCIM request runs this: on the concrete connection, so its SQL is not
+        // rendered again for each execution (see `per_backend!`).
+        crate::per_backend!(conn, c => scim_tokens::table
             .inner_join(companies::table)
             .filter(scim_tokens::token_digest.eq(digest))
             .filter(scim_tokens::revoked_at.is_null())
             .select((ScimToken::as_select(), Company::as_select()))
-            .first(conn)
-            .optional()
+            .first(c)
+            .optional())
     }
 
     /// The company of a revoked token with this digest, if there is one.

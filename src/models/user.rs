@@ -148,7 +148,7 @@ impl User {
     /// Inserts the person and their values; returns the stored row.
     pub fn insert(conn: &mut AnyConnection, company: CompanyId, person: NewPerson<'_>) -> QueryResult<User> {
         let now = super::now();
-        let row: UserRow = diesel::insert_into(users::table)
+        let row: UserRow = crate::per_backend!(conn, c => diesel::insert_into(users::table)
             .values((
                 users::company_id.eq(company.0),
                 users::scim_id.eq(new_scim_id()),
@@ -161,7 +161,7 @@ impl User {
                 users::version.eq(1i64),
             ))
             .returning(users::all_columns)
-            .get_result(conn)?;
+            .get_result(c))?;
         insert_values(conn, &row, person.attributes)?;
         Ok(User { row, attributes: person.attributes.clone(), groups: Vec::new() })
     }
@@ -169,15 +169,16 @@ impl User {
     /// Replaces the SCIM attributes if the stored version is still `row.version`, bumping it.
     /// Returns `None` when someone else changed the person first (the caller retries).
     pub fn update_attributes(conn: &mut AnyConnection, row: &UserRow, attrs: &UserAttributes) -> QueryResult<Option<UserRow>> {
-        let updated: Option<UserRow> = diesel::update(
+        let columns = ScimColumns::of(attrs);
+        let updated: Option<UserRow> = crate::per_backend!(conn, c => diesel::update(
             users::table.filter(users::id.eq(row.id)).filter(users::version.eq(row.version)),
         )
-        .set((ScimColumns::of(attrs), users::updated_at.eq(super::now()), users::version.eq(row.version + 1)))
+        .set((&columns, users::updated_at.eq(super::now()), users::version.eq(row.version + 1)))
         .returning(users::all_columns)
-        .get_result(conn)
-        .optional()?;
+        .get_result(c)
+        .optional())?;
         if let Some(updated) = &updated {
-            diesel::delete(user_values::table.filter(user_values::user_id.eq(row.id))).execute(conn)?;
+            crate::per_backend!(conn, c => diesel::delete(user_values::table.filter(user_values::user_id.eq(row.id))).execute(c))?;
             insert_values(conn, updated, attrs)?;
         }
         Ok(updated)
@@ -186,21 +187,20 @@ impl User {
     /// Loads the values of `rows` in one query and assembles the people, in `rows` order.
     pub fn assemble(conn: &mut AnyConnection, rows: Vec<UserRow>) -> QueryResult<Vec<User>> {
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        let values: Vec<ValueRow> = if ids.is_empty() {
-            Vec::new()
-        } else {
-            let query = user_values::table.into_boxed();
+        let values: Vec<ValueRow> = crate::per_backend!(conn, c => {
+            let query = || {
+                user_values::table
+                    .order((user_values::user_id, user_values::attribute, user_values::position))
+                    .select(ValueRow::as_select())
+            };
             // One person (most SCIM requests) gets `= ?`: a statement SQLite keeps prepared,
             // where an `IN (…)` list is prepared anew for every request.
-            let query = match ids.as_slice() {
-                [id] => query.filter(user_values::user_id.eq(*id)),
-                _ => query.filter(user_values::user_id.eq_any(&ids)),
-            };
-            query
-                .order((user_values::user_id, user_values::attribute, user_values::position))
-                .select(ValueRow::as_select())
-                .load(conn)?
-        };
+            match ids.as_slice() {
+                [] => Ok(Vec::new()),
+                [id] => query().filter(user_values::user_id.eq(*id)).load(c),
+                _ => query().filter(user_values::user_id.eq_any(&ids)).load(c),
+            }
+        })?;
         let mut by_user: HashMap<i64, Vec<ValueRow>> = HashMap::new();
         for value in values {
             by_user.entry(value.user_id).or_default().push(value);
@@ -224,13 +224,13 @@ impl User {
 
     /// The company's person with this SCIM id, unless deprovisioned (gone for SCIM).
     pub fn find_by_scim_id(conn: &mut AnyConnection, company: CompanyId, scim_id: &str) -> QueryResult<Option<User>> {
-        let row = users::table
+        let row = crate::per_backend!(conn, c => users::table
             .filter(users::company_id.eq(company.0))
             .filter(users::scim_id.eq(scim_id))
             .filter(users::deprovisioned_at.is_null())
             .select(UserRow::as_select())
-            .first(conn)
-            .optional()?;
+            .first(c)
+            .optional())?;
         Ok(match row {
             Some(row) => User::assemble(conn, vec![row])?.pop(),
             None => None,
@@ -244,13 +244,18 @@ impl User {
     pub fn find_matches(conn: &mut AnyConnection, company: CompanyId, user_name_lower: &str, email_lower: Option<&str>) -> QueryResult<Vec<UserRow>> {
         // Two unique-index lookups rather than one `a = ? OR b = ?`: PostgreSQL, planning from
         // statistics taken while the table was small, scanned every person for the OR.
-        let of_company = || users::table.filter(users::company_id.eq(company.0)).select(UserRow::as_select());
-        let mut rows: Vec<UserRow> = of_company().filter(users::user_name_lower.eq(user_name_lower)).load(conn)?;
-        if let Some(email) = email_lower {
-            for row in of_company().filter(users::email_lower.eq(email)).load::<UserRow>(conn)? {
-                if !rows.iter().any(|r| r.id == row.id) {
-                    rows.push(row);
-                }
+        let (mut rows, by_email) = crate::per_backend!(conn, c => {
+            let of_company = || users::table.filter(users::company_id.eq(company.0)).select(UserRow::as_select());
+            let by_name: Vec<UserRow> = of_company().filter(users::user_name_lower.eq(user_name_lower)).load(c)?;
+            let by_email: Vec<UserRow> = match email_lower {
+                Some(email) => of_company().filter(users::email_lower.eq(email)).load(c)?,
+                None => Vec::new(),
+            };
+            QueryResult::Ok((by_name, by_email))
+        })?;
+        for row in by_email {
+            if !rows.iter().any(|r| r.id == row.id) {
+                rows.push(row);
             }
         }
         rows.sort_by_key(|r| r.id);
@@ -259,13 +264,13 @@ impl User {
 
     /// The most recently deprovisioned person who had this userName, if any.
     pub fn find_deprovisioned(conn: &mut AnyConnection, company: CompanyId, user_name_lower: &str) -> QueryResult<Option<UserRow>> {
-        users::table
+        crate::per_backend!(conn, c => users::table
             .filter(users::company_id.eq(company.0))
             .filter(users::deprovisioned_key.eq(user_name_lower))
             .order(users::id.desc())
             .select(UserRow::as_select())
-            .first(conn)
-            .optional()
+            .first(c)
+            .optional())
     }
 
     /// Marks the person as managed by Entra and present for SCIM (linking or restoring).
@@ -388,35 +393,37 @@ impl User {
         limit: i64,
     ) -> QueryResult<(i64, Vec<UserRow>)> {
         use diesel::sql_types::{Bool, Text};
-        let base = || {
-            let mut q = users::table
-                .filter(users::company_id.eq(company.0))
-                .filter(users::deprovisioned_at.is_null())
-                .into_boxed();
-            if let Some(f) = filter.clone() {
-                q = q.filter(f.typed::<Bool>());
-            }
-            q
-        };
-        let rows: Vec<UserRow> = if limit == 0 {
-            Vec::new()
-        } else {
-            let mut q = base().select(UserRow::as_select());
-            if let Some(order) = sort {
-                q = q.order(order.typed::<Text>());
-                q = q.then_order_by(users::id.asc());
+        crate::per_backend!(conn, c => {
+            let base = || {
+                let mut q = users::table
+                    .filter(users::company_id.eq(company.0))
+                    .filter(users::deprovisioned_at.is_null())
+                    .into_boxed();
+                if let Some(f) = filter.clone() {
+                    q = q.filter(f.typed::<Bool>());
+                }
+                q
+            };
+            let rows: Vec<UserRow> = if limit == 0 {
+                Vec::new()
             } else {
-                q = q.order(users::id.asc());
-            }
-            q.offset(offset).limit(limit).load(conn)?
-        };
-        // The page says it all when it is the first and not full: skip the COUNT.
-        let total = if offset == 0 && (rows.len() as i64) < limit {
-            rows.len() as i64
-        } else {
-            base().count().get_result(conn)?
-        };
-        Ok((total, rows))
+                let mut q = base().select(UserRow::as_select());
+                if let Some(order) = sort {
+                    q = q.order(order.typed::<Text>());
+                    q = q.then_order_by(users::id.asc());
+                } else {
+                    q = q.order(users::id.asc());
+                }
+                q.offset(offset).limit(limit).load(c)?
+            };
+            // The page says it all when it is the first and not full: skip the COUNT.
+            let total = if offset == 0 && (rows.len() as i64) < limit {
+                rows.len() as i64
+            } else {
+                base().count().get_result(c)?
+            };
+            Ok((total, rows))
+        })
     }
 }
 
@@ -486,8 +493,19 @@ fn insert_values(conn: &mut AnyConnection, row: &UserRow, attrs: &UserAttributes
         rows.extend(elements.iter().enumerate().map(|(i, e)| element_row(row, attribute, i, e)));
     }
     rows.extend(attrs.scalars.iter().map(|(path, value)| scalar_row(row, path, value)));
-    if !rows.is_empty() {
-        crate::per_backend!(conn, c => diesel::insert_into(user_values::table).values(&rows).execute(c))?;
+    match conn {
+        // One round trip for all rows.
+        AnyConnection::Postgresql(c) if !rows.is_empty() => {
+            diesel::insert_into(user_values::table).values(&rows).execute(c)?;
+        }
+        // SQLite has no round trips, and prepares a multi-row INSERT anew every time (diesel
+        // does not cache it): one cached single-row statement per value is cheaper.
+        AnyConnection::Sqlite(c) => {
+            for row in &rows {
+                diesel::insert_into(user_values::table).values(row).execute(c)?;
+            }
+        }
+        AnyConnection::Postgresql(_) => {}
     }
     Ok(())
 }
