@@ -149,6 +149,98 @@ impl ScimCredentials {
     }
 }
 
+/// A SCIM write that did not happen.
+pub enum Refusal {
+    /// Before the company was known (bad token, module off, database unavailable): there is
+    /// no company to record it for.
+    Unattributed(ScimError),
+    /// By the company's rules or data, for the handler to record in its activity log.
+    Company(ScimContext, ScimError),
+}
+
+/// How a write job ended without committing its work.
+enum JobError {
+    Unattributed(ScimError),
+    Company(Box<(ScimToken, Company)>, ScimError),
+}
+
+impl From<DbError> for JobError {
+    fn from(err: DbError) -> Self {
+        JobError::Unattributed(ScimError::from(err))
+    }
+}
+
+impl ScimCredentials {
+    /// Checks the credentials and runs `work` for the company as one write transaction: one
+    /// trip to the database (on SQLite, one job of the writer thread) instead of a read for
+    /// the check and then the write. Nothing of `work` runs for a request that fails the
+    /// check; when `work` fails, its changes are rolled back.
+    pub async fn write<T, F>(&self, work: F) -> Result<(ScimContext, T), Refusal>
+    where
+        F: FnOnce(&mut AnyConnection, &Company) -> Result<T, ScimError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (digest, shortcode) = (self.digest.clone(), self.shortcode.clone());
+        let outcome = self
+            .state
+            .db
+            .write(move |conn| {
+                let (token, company) = authorize(conn, &digest, &shortcode).map_err(JobError::Unattributed)?;
+                match work(conn, &company) {
+                    Ok(value) => Ok((token, company, value)),
+                    Err(err) => Err(JobError::Company(Box::new((token, company)), err)),
+                }
+            })
+            .await;
+        match outcome {
+            Ok((token, company, value)) => Ok((admit(&self.state, token, company), value)),
+            Err(JobError::Unattributed(err)) => Err(Refusal::Unattributed(err)),
+            Err(JobError::Company(known, err)) => {
+                let (token, company) = *known;
+                Err(Refusal::Company(admit(&self.state, token, company), err))
+            }
+        }
+    }
+
+    /// Refuses a write that was invalid before it reached the database (unreadable body,
+    /// bad attributes): checks the credentials and records the refusal with `record` in one
+    /// write. A stranger gets the credentials' error and nothing is recorded.
+    pub async fn refuse<F>(&self, err: ScimError, record: F) -> ScimError
+    where
+        F: FnOnce(&mut AnyConnection, &Company, &ScimError) -> Result<(), DbError> + Send + 'static,
+    {
+        let refused = err.clone();
+        match self.write(move |conn, company| record(conn, company, &refused).map_err(ScimError::from)).await {
+            Ok(_) => err,
+            Err(Refusal::Unattributed(auth)) => auth,
+            Err(Refusal::Company(_, db)) => {
+                tracing::warn!(error = %db, "could not record a refused SCIM write");
+                err
+            }
+        }
+    }
+}
+
+impl ScimCredentials {
+    /// The error to answer for a refused write; a refusal by the company's rules is first
+    /// recorded with `record` in its activity log (outside the rolled-back work, so it stays).
+    pub async fn settle<F>(&self, refusal: Refusal, record: F) -> ScimError
+    where
+        F: FnOnce(&mut AnyConnection, &Company, &ScimError) -> Result<(), DbError> + Send + 'static,
+    {
+        match refusal {
+            Refusal::Unattributed(err) => err,
+            Refusal::Company(ctx, err) => {
+                let (company, refused) = (ctx.company, err.clone());
+                if let Err(db) = self.state.db.write(move |conn| record(conn, &company, &refused)).await {
+                    tracing::warn!(error = %db, "could not record a refused SCIM write");
+                }
+                err
+            }
+        }
+    }
+}
+
 impl FromRequest for ScimCredentials {
     type Error = ScimError;
     type Future = std::future::Ready<Result<Self, Self::Error>>;

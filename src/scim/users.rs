@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::NaiveDateTime;
 use serde_json::{Map, Value, json};
 
-use super::auth::{ScimContext, ScimCredentials};
+use super::auth::{Refusal, ScimContext, ScimCredentials};
 use super::error::{ScimError, ScimType};
 use super::filter::parse_filter;
 use super::http::{Projection, Query, if_match, list_response, read_json, respond, respond_resource};
@@ -13,8 +13,8 @@ use super::patch::{self, ResourceSchema};
 use super::schema::{ENTERPRISE_ATTRIBUTES, ENTERPRISE_SCHEMA, USER_ATTRIBUTES, USER_SCHEMA};
 use super::user_json::{parse_user, render_user};
 use super::query;
-use crate::db::AnyConnection;
-use crate::models::CompanyId;
+use crate::db::{AnyConnection, DbError};
+use crate::models::{Company, CompanyId};
 use crate::models::user::User;
 use crate::provisioning::users::{self as rules, etag};
 use crate::provisioning::ProvisioningError;
@@ -81,38 +81,52 @@ fn single(status: StatusCode, user: &User, ctx: &ScimContext, projection: Option
     respond_resource(status, &Value::Object(resource), &etag(user.row.version), location)
 }
 
-/// Keeps a refused write in the company's activity log, then returns the error.
-async fn refused(state: &AppState, ctx: &ScimContext, operation: &'static str, id: Option<String>, subject: Option<String>, err: ScimError) -> ScimError {
-    let company = ctx.company.company_id();
-    let (status, detail) = (err.status.as_u16(), err.detail.clone());
-    let recorded = state
-        .db
-        .write(move |conn| rules::record_failure(conn, company, operation, "User", id.as_deref(), subject.as_deref(), status, &detail))
-        .await;
-    if let Err(e) = recorded {
-        tracing::warn!(error = %e, "could not record a refused SCIM write");
+/// A write as it is recorded in the company's activity log when it is refused.
+struct Attempt {
+    operation: &'static str,
+    id: Option<String>,
+    subject: Option<String>,
+}
+
+impl Attempt {
+    fn new(operation: &'static str, id: Option<&str>, subject: Option<String>) -> Attempt {
+        Attempt { operation, id: id.map(str::to_owned), subject }
     }
-    err
+
+    fn recorder(self) -> impl FnOnce(&mut AnyConnection, &Company, &ScimError) -> Result<(), DbError> + Send + 'static {
+        move |conn, company, err| {
+            rules::record_failure(conn, company.company_id(), self.operation, "User", self.id.as_deref(), self.subject.as_deref(), err.status.as_u16(), &err.detail)
+        }
+    }
+
+    /// The request was invalid before it reached the database.
+    async fn invalid(self, credentials: &ScimCredentials, err: ScimError) -> ScimError {
+        credentials.refuse(err, self.recorder()).await
+    }
+
+    /// The write was refused: by the credentials, or by the company's rules or data.
+    async fn refused(self, credentials: &ScimCredentials, refusal: Refusal) -> ScimError {
+        credentials.settle(refusal, self.recorder()).await
+    }
 }
 
 fn subject_of(body: &Value) -> Option<String> {
     body.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case("userName"))?.1.as_str().map(str::to_owned)
 }
 
-pub async fn create(state: web::Data<AppState>, ctx: ScimContext, body: web::Payload) -> Result<HttpResponse, ScimError> {
+pub async fn create(credentials: ScimCredentials, body: web::Payload) -> Result<HttpResponse, ScimError> {
     let body = match read_json(body).await {
         Ok(body) => body,
-        Err(e) => return Err(refused(&state, &ctx, "create", None, None, e).await),
+        Err(e) => return Err(Attempt::new("create", None, None).invalid(&credentials, e).await),
     };
-    let subject = subject_of(&body);
+    let attempt = Attempt::new("create", None, subject_of(&body));
     let attrs = match parse_user(&body) {
         Ok(attrs) => attrs,
-        Err(e) => return Err(refused(&state, &ctx, "create", None, subject, e).await),
+        Err(e) => return Err(attempt.invalid(&credentials, e).await),
     };
-    let company = ctx.company.clone();
-    match state.db.write(move |conn| rules::create_user(conn, &company, attrs).map_err(ScimError::from)).await {
-        Ok(created) => Ok(single(StatusCode::CREATED, &created.user, &ctx, None)),
-        Err(e) => Err(refused(&state, &ctx, "create", None, subject, e).await),
+    match credentials.write(move |conn, company| rules::create_user(conn, company, attrs).map_err(ScimError::from)).await {
+        Ok((ctx, created)) => Ok(single(StatusCode::CREATED, &created.user, &ctx, None)),
+        Err(refusal) => Err(attempt.refused(&credentials, refusal).await),
     }
 }
 
@@ -266,42 +280,38 @@ fn render_users(users: &[User], ctx: &ScimContext, projection: &Projection) -> V
         .collect()
 }
 
-pub async fn replace(state: web::Data<AppState>, ctx: ScimContext, req: HttpRequest, id: web::Path<(String, String)>, body: web::Payload) -> Result<HttpResponse, ScimError> {
+pub async fn replace(credentials: ScimCredentials, req: HttpRequest, id: web::Path<(String, String)>, body: web::Payload) -> Result<HttpResponse, ScimError> {
     let scim_id = id.into_inner().1;
-    let parsed = match read_json(body).await {
-        Ok(body) => {
-            let subject = subject_of(&body);
-            parse_user(&body).map_err(|e| (e, subject))
-        }
-        Err(e) => Err((e, None)),
+    let body = match read_json(body).await {
+        Ok(body) => body,
+        Err(e) => return Err(Attempt::new("replace", Some(&scim_id), None).invalid(&credentials, e).await),
     };
-    let attrs = match parsed {
+    let attempt = Attempt::new("replace", Some(&scim_id), subject_of(&body));
+    let attrs = match parse_user(&body) {
         Ok(attrs) => attrs,
-        Err((e, subject)) => return Err(refused(&state, &ctx, "replace", Some(scim_id), subject, e).await),
+        Err(e) => return Err(attempt.invalid(&credentials, e).await),
     };
-    let (company, if_match, sid) = (ctx.company.clone(), if_match(&req), scim_id.clone());
-    let subject = Some(attrs.user_name.clone());
-    let result = state
-        .db
-        .write(move |conn| rules::update_user(conn, &company, &sid, if_match.as_deref(), "replace", |_| Ok::<_, ScimError>(attrs.clone())))
+    let if_match = if_match(&req);
+    let result = credentials
+        .write(move |conn, company| rules::update_user(conn, company, &scim_id, if_match.as_deref(), "replace", |_| Ok::<_, ScimError>(attrs.clone())))
         .await;
     match result {
-        Ok(user) => Ok(single(StatusCode::OK, &user, &ctx, None)),
-        Err(e) => Err(refused(&state, &ctx, "replace", Some(scim_id), subject, e).await),
+        Ok((ctx, user)) => Ok(single(StatusCode::OK, &user, &ctx, None)),
+        Err(refusal) => Err(attempt.refused(&credentials, refusal).await),
     }
 }
 
-pub async fn modify(state: web::Data<AppState>, ctx: ScimContext, req: HttpRequest, id: web::Path<(String, String)>, body: web::Payload) -> Result<HttpResponse, ScimError> {
+pub async fn modify(credentials: ScimCredentials, req: HttpRequest, id: web::Path<(String, String)>, body: web::Payload) -> Result<HttpResponse, ScimError> {
     let scim_id = id.into_inner().1;
+    let attempt = Attempt::new("update", Some(&scim_id), None);
     let ops = match read_json(body).await.and_then(|b| patch::parse_patch(&b)) {
         Ok(ops) => ops,
-        Err(e) => return Err(refused(&state, &ctx, "update", Some(scim_id), None, e).await),
+        Err(e) => return Err(attempt.invalid(&credentials, e).await),
     };
-    let (company, if_match, sid) = (ctx.company.clone(), if_match(&req), scim_id.clone());
-    let result = state
-        .db
-        .write(move |conn| {
-            rules::update_user(conn, &company, &sid, if_match.as_deref(), "update", |current| {
+    let if_match = if_match(&req);
+    let result = credentials
+        .write(move |conn, company| {
+            rules::update_user(conn, company, &scim_id, if_match.as_deref(), "update", |current| {
                 let mut doc = render_user(current);
                 patch::apply(&mut doc, &ops, &USER_PATCH_SCHEMA)?;
                 parse_user(&Value::Object(doc))
@@ -309,21 +319,20 @@ pub async fn modify(state: web::Data<AppState>, ctx: ScimContext, req: HttpReque
         })
         .await;
     match result {
-        Ok(user) => Ok(single(StatusCode::OK, &user, &ctx, None)),
-        Err(e) => Err(refused(&state, &ctx, "update", Some(scim_id), None, e).await),
+        Ok((ctx, user)) => Ok(single(StatusCode::OK, &user, &ctx, None)),
+        Err(refusal) => Err(attempt.refused(&credentials, refusal).await),
     }
 }
 
-pub async fn delete(state: web::Data<AppState>, ctx: ScimContext, req: HttpRequest, id: web::Path<(String, String)>) -> Result<HttpResponse, ScimError> {
+pub async fn delete(credentials: ScimCredentials, req: HttpRequest, id: web::Path<(String, String)>) -> Result<HttpResponse, ScimError> {
     let scim_id = id.into_inner().1;
-    let (company, if_match, sid) = (ctx.company.clone(), if_match(&req), scim_id.clone());
-    let result = state
-        .db
-        .write(move |conn| rules::deprovision_user(conn, &company, &sid, if_match.as_deref()).map_err(ScimError::from))
+    let attempt = Attempt::new("delete", Some(&scim_id), None);
+    let if_match = if_match(&req);
+    let result = credentials
+        .write(move |conn, company| rules::deprovision_user(conn, company, &scim_id, if_match.as_deref()).map_err(ScimError::from))
         .await;
     match result {
-        Ok(()) => Ok(HttpResponse::NoContent().finish()),
-        Err(e) => Err(refused(&state, &ctx, "delete", Some(scim_id), None, e).await),
+        Ok(_) => Ok(HttpResponse::NoContent().finish()),
+        Err(refusal) => Err(attempt.refused(&credentials, refusal).await),
     }
 }
-

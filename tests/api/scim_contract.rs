@@ -17,6 +17,7 @@ on_both_backends!(
     a_revoked_token_without_a_successor_gets_403_saying_disconnected,
     after_rotation_the_old_token_gets_401_and_the_new_one_works,
     malformed_json_is_400_invalid_syntax,
+    a_broken_write_with_bad_credentials_is_401_and_leaves_no_trace,
     a_body_over_256_kib_is_413,
     an_unknown_id_is_404_for_every_method,
     a_method_the_endpoint_does_not_offer_is_405,
@@ -114,6 +115,40 @@ async fn malformed_json_is_400_invalid_syntax(backend: Backend) {
         let response = scim.send_with(method, path, Some(body.to_owned()), &[]).await;
         assert_scim_error(&response, 400, Some("invalidSyntax"));
     }
+    assert_eq!(read(&scim, &id).await["meta"]["version"], "W/\"1\"");
+}
+
+/// Write bodies are read before the token is checked (the check runs inside the write's own
+/// transaction): a stranger's broken request must still be a plain 401, recorded nowhere,
+/// while the same request with the right token is a 400 kept in the company's activity.
+async fn a_broken_write_with_bad_credentials_is_401_and_leaves_no_trace(backend: Backend) {
+    use entrada::db::schema::activity;
+    let Some((app, scim)) = acme(backend).await else { return };
+    let id = scim.create_user("ines@acme.example").await;
+    let user = format!("/Users/{id}");
+    let failures = |app: &TestApp| {
+        activity::table.filter(activity::outcome.eq("failure")).count().get_result::<i64>(&mut app.conn()).unwrap()
+    };
+    let broken = [
+        ("POST", "/Users", "{\"userName\": "),
+        ("POST", "/Users", "{\"userName\": \"nomail\"}"),
+        ("PATCH", user.as_str(), "not json"),
+        ("PUT", user.as_str(), "{\"active\": true}"),
+    ];
+    for (method, path, body) in broken {
+        for auth in ["Bearer acme-0000000-0000000-00000000", ""] {
+            let response = scim.send_with(method, path, Some(body.to_owned()), &[("Authorization", auth)]).await;
+            assert_scim_error(&response, 401, None);
+        }
+        let stranger = scim.send_with("DELETE", &user, None, &[("Authorization", "Bearer wrong")]).await;
+        assert_scim_error(&stranger, 401, None);
+    }
+    assert_eq!(failures(&app), 0, "nothing is recorded for strangers");
+    for (method, path, body) in broken {
+        let response = scim.send_with(method, path, Some(body.to_owned()), &[]).await;
+        assert_scim_error(&response, 400, None);
+    }
+    assert_eq!(failures(&app), 4, "each refusal of a genuine request is in the activity log");
     assert_eq!(read(&scim, &id).await["meta"]["version"], "W/\"1\"");
 }
 
