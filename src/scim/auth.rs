@@ -219,9 +219,7 @@ impl ScimCredentials {
             }
         }
     }
-}
 
-impl ScimCredentials {
     /// The error to answer for a refused write; a refusal by the company's rules is first
     /// recorded with `record` in its activity log (outside the rolled-back work, so it stays).
     pub async fn settle<F>(&self, refusal: Refusal, record: F) -> ScimError
