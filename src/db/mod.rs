@@ -33,6 +33,8 @@ pub enum DbError {
     Query(#[from] diesel::result::Error),
     #[error("database task was cancelled")]
     Cancelled,
+    #[error("the write could not start: {0}")]
+    Begin(String),
     #[error("the write could not be committed: {0}")]
     Commit(String),
 }
@@ -159,7 +161,7 @@ where
         let conn = match conn {
             Ok(conn) => conn,
             Err(err) => {
-                let _ = reply.send(Err(E::from(DbError::Commit(err.to_string()))));
+                let _ = reply.send(Err(E::from(DbError::Begin(err.to_string()))));
                 return None;
             }
         };

@@ -38,19 +38,6 @@ impl Sql {
         Sql::Seq(parts.into_iter().collect())
     }
 
-    fn walk<'b, DB: SqlBackend>(&'b self, out: &mut AstPass<'_, 'b, DB>) -> diesel::QueryResult<()> {
-        match self {
-            Sql::Raw(text) => out.push_sql(text),
-            Sql::Text(_) | Sql::Int(_) | Sql::Bool(_) | Sql::Timestamp(_) => DB::bind(self, out)?,
-            Sql::Seq(parts) => {
-                for part in parts {
-                    part.walk(out)?;
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// This fragment as a typed diesel expression (`Bool` for filters, `Text` for ordering).
     pub fn typed<ST>(self) -> SqlExpr<ST> {
         SqlExpr(self, PhantomData)
@@ -64,23 +51,29 @@ impl<ST: diesel::expression::TypedExpressionType> Expression for SqlExpr<ST> {
     type SqlType = ST;
 }
 
-/// A backend that can bind every value type of [`Sql`]: `MultiBackend`, and SQLite and
-/// PostgreSQL themselves, so hot queries can skip `MultiBackend`'s per-execution SQL rendering.
+/// A backend [`Sql`] can be written for: `MultiBackend`, and SQLite and PostgreSQL
+/// themselves, so hot queries can skip `MultiBackend`'s per-execution SQL rendering.
 pub trait SqlBackend: Backend {
-    fn bind<'b>(value: &'b Sql, out: &mut AstPass<'_, 'b, Self>) -> diesel::QueryResult<()>;
+    fn walk<'b>(sql: &'b Sql, out: &mut AstPass<'_, 'b, Self>) -> diesel::QueryResult<()>;
 }
 
 macro_rules! sql_backend {
     ($($db:ty),*) => {$(
         impl SqlBackend for $db {
-            fn bind<'b>(value: &'b Sql, out: &mut AstPass<'_, 'b, Self>) -> diesel::QueryResult<()> {
-                match value {
-                    Sql::Text(v) => out.push_bind_param::<sql_types::Text, String>(v),
-                    Sql::Int(v) => out.push_bind_param::<sql_types::BigInt, i64>(v),
-                    Sql::Bool(v) => out.push_bind_param::<sql_types::Bool, bool>(v),
-                    Sql::Timestamp(v) => out.push_bind_param::<sql_types::Timestamp, NaiveDateTime>(v),
-                    Sql::Raw(_) | Sql::Seq(_) => unreachable!("only values are bound"),
+            fn walk<'b>(sql: &'b Sql, out: &mut AstPass<'_, 'b, Self>) -> diesel::QueryResult<()> {
+                match sql {
+                    Sql::Raw(text) => out.push_sql(text),
+                    Sql::Text(v) => out.push_bind_param::<sql_types::Text, String>(v)?,
+                    Sql::Int(v) => out.push_bind_param::<sql_types::BigInt, i64>(v)?,
+                    Sql::Bool(v) => out.push_bind_param::<sql_types::Bool, bool>(v)?,
+                    Sql::Timestamp(v) => out.push_bind_param::<sql_types::Timestamp, NaiveDateTime>(v)?,
+                    Sql::Seq(parts) => {
+                        for part in parts {
+                            Self::walk(part, out)?;
+                        }
+                    }
                 }
+                Ok(())
             }
         }
     )*};
@@ -89,7 +82,7 @@ sql_backend!(MultiBackend, diesel::sqlite::Sqlite, diesel::pg::Pg);
 
 impl<ST, DB: SqlBackend> QueryFragment<DB> for SqlExpr<ST> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> diesel::QueryResult<()> {
-        self.0.walk(&mut out)
+        DB::walk(&self.0, &mut out)
     }
 }
 

@@ -17,7 +17,7 @@ use std::time::Duration;
 use diesel::Connection;
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 
-use super::{AnyConnection, DbError, establish, transaction};
+use super::{AnyConnection, DbError, establish};
 
 /// Most jobs in one transaction: bounds how much one failed COMMIT can take down with it.
 const MAX_BATCH: usize = 64;
@@ -161,10 +161,8 @@ fn run_batch(conn: &mut AnyConnection, batch: Vec<Job>) -> bool {
 }
 
 fn begin_immediate(conn: &mut AnyConnection) -> diesel::QueryResult<()> {
-    match conn {
-        AnyConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE"),
-        other => <AnyConnection as Connection>::TransactionManager::begin_transaction(other),
-    }
+    let AnyConnection::Sqlite(c) = conn else { return Err(diesel::result::Error::BrokenTransactionManager) };
+    AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
 }
 
 /// Runs one job's `work` in its own savepoint of the batch's transaction: an `Err` rolls back
@@ -178,17 +176,14 @@ where
     F: FnOnce(&mut AnyConnection) -> Result<T, E>,
     E: From<DbError>,
 {
-    if !matches!(conn, AnyConnection::Sqlite(_)) {
-        return transaction(conn, work);
-    }
-    step(conn, Savepoint::Begin).map_err(|e| E::from(DbError::Query(e)))?;
+    step::<BeginJob>(conn).map_err(|e| E::from(DbError::Query(e)))?;
     let result = work(conn);
-    let kept = result.is_ok() && step(conn, Savepoint::Release).is_ok();
+    let kept = result.is_ok() && step::<ReleaseJob>(conn).is_ok();
     if !kept {
         // This job's changes must not reach the COMMIT. Should SQLite refuse even that, the
         // batch cannot be trusted: the panic makes `run_batch`'s caller drop the connection,
         // which rolls the whole batch back.
-        if step(conn, Savepoint::RollBack).and_then(|_| step(conn, Savepoint::Release)).is_err() {
+        if step::<RollBackJob>(conn).and_then(|_| step::<ReleaseJob>(conn)).is_err() {
             panic!("could not roll back a failed write's savepoint");
         }
     }
@@ -198,50 +193,35 @@ where
     }
 }
 
-/// The savepoint statements, each a statically known query so diesel's statement cache keeps
-/// it prepared.
-#[derive(Clone, Copy)]
-enum Savepoint {
-    Begin,
-    Release,
-    RollBack,
-}
-
-fn step(conn: &mut AnyConnection, statement: Savepoint) -> diesel::QueryResult<()> {
+/// Runs one of the savepoint statements on the writer's (SQLite) connection.
+fn step<S: StaticSql>(conn: &mut AnyConnection) -> diesel::QueryResult<()> {
     use diesel::RunQueryDsl;
     let AnyConnection::Sqlite(c) = conn else { return Err(diesel::result::Error::BrokenTransactionManager) };
-    match statement {
-        Savepoint::Begin => Statement::<BeginJob>::default().execute(c),
-        Savepoint::Release => Statement::<ReleaseJob>::default().execute(c),
-        Savepoint::RollBack => Statement::<RollBackJob>::default().execute(c),
-    }
-    .map(|_| ())
+    Statement::<S>(std::marker::PhantomData).execute(c).map(|_| ())
 }
 
+/// A fixed SQL statement, identified by its type so that diesel's statement cache keeps it
+/// prepared (keyed by type, nothing rendered per execution).
 trait StaticSql: 'static {
     const SQL: &'static str;
 }
-struct BeginJob;
-struct ReleaseJob;
-struct RollBackJob;
-impl StaticSql for BeginJob {
-    const SQL: &'static str = "SAVEPOINT job";
-}
-impl StaticSql for ReleaseJob {
-    const SQL: &'static str = "RELEASE job";
-}
-impl StaticSql for RollBackJob {
-    const SQL: &'static str = "ROLLBACK TO job";
+
+macro_rules! static_sql {
+    ($($name:ident = $sql:literal;)*) => {$(
+        struct $name;
+        impl StaticSql for $name {
+            const SQL: &'static str = $sql;
+        }
+    )*};
 }
 
-/// A fixed SQL statement whose type identifies it, so the statement cache keys it by type.
+static_sql! {
+    BeginJob = "SAVEPOINT job";
+    ReleaseJob = "RELEASE job";
+    RollBackJob = "ROLLBACK TO job";
+}
+
 struct Statement<S>(std::marker::PhantomData<S>);
-
-impl<S> Default for Statement<S> {
-    fn default() -> Self {
-        Statement(std::marker::PhantomData)
-    }
-}
 
 impl<S: StaticSql> diesel::query_builder::QueryId for Statement<S> {
     type QueryId = Statement<S>;

@@ -64,8 +64,8 @@ pub struct ValueRow {
     pub raw_json: Option<String>,
 }
 
-// `None` is NULL, not DEFAULT, so that SQLite gets one multi-row INSERT instead of one
-// statement per row inside a savepoint.
+// `None` is NULL, not DEFAULT: every row is the same statement (one cached INSERT on
+// SQLite) and rows can share one multi-row INSERT (PostgreSQL).
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = user_values, treat_none_as_default_value = false)]
 struct NewValue {
@@ -493,9 +493,12 @@ fn insert_values(conn: &mut AnyConnection, row: &UserRow, attrs: &UserAttributes
         rows.extend(elements.iter().enumerate().map(|(i, e)| element_row(row, attribute, i, e)));
     }
     rows.extend(attrs.scalars.iter().map(|(path, value)| scalar_row(row, path, value)));
+    if rows.is_empty() {
+        return Ok(());
+    }
     match conn {
         // One round trip for all rows.
-        AnyConnection::Postgresql(c) if !rows.is_empty() => {
+        AnyConnection::Postgresql(c) => {
             diesel::insert_into(user_values::table).values(&rows).execute(c)?;
         }
         // SQLite has no round trips, and prepares a multi-row INSERT anew every time (diesel
@@ -505,7 +508,6 @@ fn insert_values(conn: &mut AnyConnection, row: &UserRow, attrs: &UserAttributes
                 diesel::insert_into(user_values::table).values(row).execute(c)?;
             }
         }
-        AnyConnection::Postgresql(_) => {}
     }
     Ok(())
 }
