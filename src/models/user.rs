@@ -87,16 +87,66 @@ struct NewValue {
     raw_json: Option<String>,
 }
 
-/// The SCIM columns of `users`, derived from the attributes.
-#[derive(AsChangeset, Insertable)]
+/// What a value row holds besides its key (person, attribute, position): the columns an
+/// update of a value sets, which leaves the row's entry in the per-person index alone.
+#[derive(PartialEq, AsChangeset)]
+#[diesel(table_name = user_values, treat_none_as_null = true)]
+struct ValueContent<'a> {
+    type_: Option<&'a str>,
+    is_primary: Option<bool>,
+    value: Option<&'a str>,
+    value_lower: Option<&'a str>,
+    display: Option<&'a str>,
+    formatted: Option<&'a str>,
+    street_address: Option<&'a str>,
+    locality: Option<&'a str>,
+    region: Option<&'a str>,
+    postal_code: Option<&'a str>,
+    country: Option<&'a str>,
+    raw_json: Option<&'a str>,
+}
+
+/// `ValueContent` of a stored (`ValueRow`) or wanted (`NewValue`) value.
+macro_rules! value_content {
+    ($($row:ty),*) => {$(
+        impl $row {
+            fn content(&self) -> ValueContent<'_> {
+                ValueContent {
+                    type_: self.type_.as_deref(),
+                    is_primary: self.is_primary,
+                    value: self.value.as_deref(),
+                    value_lower: self.value_lower.as_deref(),
+                    display: self.display.as_deref(),
+                    formatted: self.formatted.as_deref(),
+                    street_address: self.street_address.as_deref(),
+                    locality: self.locality.as_deref(),
+                    region: self.region.as_deref(),
+                    postal_code: self.postal_code.as_deref(),
+                    country: self.country.as_deref(),
+                    raw_json: self.raw_json.as_deref(),
+                }
+            }
+        }
+    )*};
+}
+value_content!(ValueRow, NewValue);
+
+/// The SCIM columns of `users` that identify a person: each has a unique index per company.
+#[derive(AsChangeset, Insertable, PartialEq)]
 #[diesel(table_name = users, treat_none_as_null = true)]
-struct ScimColumns {
+struct IdentityColumns {
     user_name: String,
     user_name_lower: String,
     external_id: Option<String>,
     external_id_lower: Option<String>,
     email: Option<String>,
     email_lower: Option<String>,
+}
+
+/// The other SCIM columns of `users`.
+#[derive(AsChangeset, Insertable)]
+#[diesel(table_name = users, treat_none_as_null = true)]
+struct DetailColumns {
     display_name: Option<String>,
     given_name: Option<String>,
     family_name: Option<String>,
@@ -106,16 +156,34 @@ struct ScimColumns {
     scim_active: Option<bool>,
 }
 
-impl ScimColumns {
-    fn of(attrs: &UserAttributes) -> ScimColumns {
+impl IdentityColumns {
+    fn of(attrs: &UserAttributes) -> IdentityColumns {
         let email = attrs.email();
-        ScimColumns {
+        IdentityColumns {
             user_name: attrs.user_name.clone(),
             user_name_lower: attrs.user_name.to_lowercase(),
             external_id: attrs.external_id.clone(),
             external_id_lower: attrs.external_id.as_ref().map(|e| e.to_lowercase()),
             email_lower: email.as_ref().map(|e| e.lower()),
             email: email.map(|e| e.as_str().to_owned()),
+        }
+    }
+
+    fn stored(row: &UserRow) -> IdentityColumns {
+        IdentityColumns {
+            user_name: row.user_name.clone(),
+            user_name_lower: row.user_name_lower.clone(),
+            external_id: row.external_id.clone(),
+            external_id_lower: row.external_id_lower.clone(),
+            email: row.email.clone(),
+            email_lower: row.email_lower.clone(),
+        }
+    }
+}
+
+impl DetailColumns {
+    fn of(attrs: &UserAttributes) -> DetailColumns {
+        DetailColumns {
             display_name: attrs.display_name.clone(),
             given_name: attrs.given_name.clone(),
             family_name: attrs.family_name.clone(),
@@ -152,7 +220,8 @@ impl User {
             .values((
                 users::company_id.eq(company.0),
                 users::scim_id.eq(new_scim_id()),
-                ScimColumns::of(person.attributes),
+                IdentityColumns::of(person.attributes),
+                DetailColumns::of(person.attributes),
                 users::source.eq(person.source),
                 users::role.eq(person.role),
                 users::job_title.eq(person.job_title),
@@ -169,17 +238,19 @@ impl User {
     /// Replaces the SCIM attributes if the stored version is still `row.version`, bumping it.
     /// Returns `None` when someone else changed the person first (the caller retries).
     pub fn update_attributes(conn: &mut AnyConnection, row: &UserRow, attrs: &UserAttributes) -> QueryResult<Option<UserRow>> {
-        let columns = ScimColumns::of(attrs);
-        let updated: Option<UserRow> = crate::per_backend!(conn, c => diesel::update(
-            users::table.filter(users::id.eq(row.id)).filter(users::version.eq(row.version)),
-        )
-        .set((&columns, users::updated_at.eq(super::now()), users::version.eq(row.version + 1)))
-        .returning(users::all_columns)
-        .get_result(c)
-        .optional())?;
+        let identity = IdentityColumns::of(attrs);
+        let details = DetailColumns::of(attrs);
+        let stamp = (users::updated_at.eq(super::now()), users::version.eq(row.version + 1));
+        let target = users::table.filter(users::id.eq(row.id)).filter(users::version.eq(row.version));
+        // Setting a column rewrites its index entry even to the same value, a random page of
+        // the WAL each: most changes (title, manager, active) leave the identity alone.
+        let updated: Option<UserRow> = crate::per_backend!(conn, c => if identity == IdentityColumns::stored(row) {
+            diesel::update(target).set((&details, stamp)).returning(users::all_columns).get_result(c).optional()
+        } else {
+            diesel::update(target).set((&identity, &details, stamp)).returning(users::all_columns).get_result(c).optional()
+        })?;
         if let Some(updated) = &updated {
-            crate::per_backend!(conn, c => diesel::delete(user_values::table.filter(user_values::user_id.eq(row.id))).execute(c))?;
-            insert_values(conn, updated, attrs)?;
+            sync_values(conn, updated, attrs)?;
         }
         Ok(updated)
     }
@@ -187,20 +258,7 @@ impl User {
     /// Loads the values of `rows` in one query and assembles the people, in `rows` order.
     pub fn assemble(conn: &mut AnyConnection, rows: Vec<UserRow>) -> QueryResult<Vec<User>> {
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        let values: Vec<ValueRow> = crate::per_backend!(conn, c => {
-            let query = || {
-                user_values::table
-                    .order((user_values::user_id, user_values::attribute, user_values::position))
-                    .select(ValueRow::as_select())
-            };
-            // One person (most SCIM requests) gets `= ?`: a statement SQLite keeps prepared,
-            // where an `IN (…)` list is prepared anew for every request.
-            match ids.as_slice() {
-                [] => Ok(Vec::new()),
-                [id] => query().filter(user_values::user_id.eq(*id)).load(c),
-                _ => query().filter(user_values::user_id.eq_any(&ids)).load(c),
-            }
-        })?;
+        let values = load_values(conn, &ids)?;
         let mut by_user: HashMap<i64, Vec<ValueRow>> = HashMap::new();
         for value in values {
             by_user.entry(value.user_id).or_default().push(value);
@@ -487,29 +545,84 @@ fn scalar_row(row: &UserRow, path: &str, value: &Value) -> NewValue {
     }
 }
 
-fn insert_values(conn: &mut AnyConnection, row: &UserRow, attrs: &UserAttributes) -> QueryResult<()> {
+/// The stored values of these people, by person, attribute and position.
+fn load_values(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<ValueRow>> {
+    crate::per_backend!(conn, c => {
+        let query = || {
+            user_values::table
+                .order((user_values::user_id, user_values::attribute, user_values::position))
+                .select(ValueRow::as_select())
+        };
+        // One person (most SCIM requests) gets `= ?`: a statement SQLite keeps prepared,
+        // where an `IN (…)` list is prepared anew for every request.
+        match ids {
+            [] => Ok(Vec::new()),
+            [id] => query().filter(user_values::user_id.eq(*id)).load(c),
+            _ => query().filter(user_values::user_id.eq_any(ids)).load(c),
+        }
+    })
+}
+
+/// The `user_values` rows that store `attrs` for the person `row`.
+fn value_rows(row: &UserRow, attrs: &UserAttributes) -> Vec<NewValue> {
     let mut rows: Vec<NewValue> = Vec::new();
     for (attribute, elements) in &attrs.multi {
         rows.extend(elements.iter().enumerate().map(|(i, e)| element_row(row, attribute, i, e)));
     }
     rows.extend(attrs.scalars.iter().map(|(path, value)| scalar_row(row, path, value)));
+    rows
+}
+
+fn insert_values(conn: &mut AnyConnection, row: &UserRow, attrs: &UserAttributes) -> QueryResult<()> {
+    insert_value_rows(conn, &value_rows(row, attrs))
+}
+
+fn insert_value_rows(conn: &mut AnyConnection, rows: &[NewValue]) -> QueryResult<()> {
     if rows.is_empty() {
         return Ok(());
     }
     match conn {
         // One round trip for all rows.
         AnyConnection::Postgresql(c) => {
-            diesel::insert_into(user_values::table).values(&rows).execute(c)?;
+            diesel::insert_into(user_values::table).values(rows).execute(c)?;
         }
         // SQLite has no round trips, and prepares a multi-row INSERT anew every time (diesel
         // does not cache it): one cached single-row statement per value is cheaper.
         AnyConnection::Sqlite(c) => {
-            for row in &rows {
+            for row in rows {
                 diesel::insert_into(user_values::table).values(row).execute(c)?;
             }
         }
     }
     Ok(())
+}
+
+/// Brings the person's stored values in line with `attrs`, writing only the rows that
+/// changed: a PATCH from Entra usually changes one value, and rewriting every row moved an
+/// entry in the value lookup index (a random page of the WAL) per value.
+fn sync_values(conn: &mut AnyConnection, row: &UserRow, attrs: &UserAttributes) -> QueryResult<()> {
+    let mut stored: HashMap<(String, i32), ValueRow> = HashMap::new();
+    let mut gone: Vec<i64> = Vec::new();
+    for value in load_values(conn, &[row.id])? {
+        if let Some(twin) = stored.insert((value.attribute.clone(), value.position), value) {
+            gone.push(twin.id);
+        }
+    }
+    let mut added: Vec<NewValue> = Vec::new();
+    for wanted in value_rows(row, attrs) {
+        match stored.remove(&(wanted.attribute.clone(), wanted.position)) {
+            Some(old) if wanted.content() == old.content() => {}
+            Some(old) => {
+                crate::per_backend!(&mut *conn, c => diesel::update(user_values::table.find(old.id)).set(wanted.content()).execute(c))?;
+            }
+            None => added.push(wanted),
+        }
+    }
+    gone.extend(stored.into_values().map(|v| v.id));
+    for id in gone {
+        crate::per_backend!(&mut *conn, c => diesel::delete(user_values::table.find(id)).execute(c))?;
+    }
+    insert_value_rows(conn, &added)
 }
 
 fn element_of(value: ValueRow) -> Map<String, Value> {
