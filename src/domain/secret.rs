@@ -60,13 +60,26 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// A random (version 4) UUID in its usual text form: the SCIM `id` of new resources.
+/// A version 7 UUID in its usual text form: the SCIM `id` of new resources.
+///
+/// The creation time in milliseconds comes first, then 74 random bits: ids of new people
+/// sort after older ones, so a batch of creates adds to the last page of the `scim_id` index
+/// instead of dirtying a random page of it each (v4 ids cost one WAL page per create).
 pub fn new_scim_id() -> String {
+    use std::fmt::Write;
+    let millis = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
     let mut bytes: [u8; 16] = rand::rng().random();
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[..6].copy_from_slice(&millis.to_be_bytes()[2..]);
+    bytes[6] = (bytes[6] & 0x0f) | 0x70;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+    let mut id = String::with_capacity(36);
+    for (i, b) in bytes.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            id.push('-');
+        }
+        let _ = write!(id, "{b:02x}");
+    }
+    id
 }
 
 #[cfg(test)]
@@ -92,7 +105,13 @@ mod tests {
         assert_ne!(a, random_alphanumeric(22));
         let id = new_scim_id();
         assert_eq!(id.len(), 36);
-        assert_eq!(&id[14..15], "4");
+        assert_eq!(id.matches('-').count(), 4);
+        assert_eq!(&id[14..15], "7");
+        assert!(id.as_bytes()[8] == b'-' && id.as_bytes()[23] == b'-');
+        let later = new_scim_id();
+        assert_ne!(id, later);
+        // Time-ordered: the millisecond prefix never goes backwards.
+        assert!(later[..13] >= id[..13]);
     }
 
     #[test]
