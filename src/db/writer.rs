@@ -32,17 +32,21 @@ pub(super) type Job = Box<dyn FnOnce(Result<&mut AnyConnection, &DbError>) -> Op
 /// WAL size (4 KiB pages) at which the writer checkpoints (SQLite's default is 1,000).
 ///
 /// The writer's checkpoint is what lets the WAL file rewind, and it stalls every queued write
-/// for two fsyncs (~10 ms here) however little is left to copy: a user create appends ~10
-/// pages, so at 2,000 pages the writer stalled ~15 times a second and those stalls were the
-/// POST latency tail. Measured with wrk (8 connections): 2,000 pages -> 2,940 creates/s, p99
-/// 21 ms; 5,000 -> 3,900-4,400/s, p99 15-19 ms; 10,000 -> 3,900/s but p99 31-37 ms (more
-/// left to copy); never -> p99 4-5 ms but a WAL that grew by 160 MB/s. The WAL stays ~22 MB.
-const WRITER_CHECKPOINT_PAGES: u32 = 5000;
+/// for two fsyncs plus whatever the background checkpointer has not copied yet: those stalls
+/// are the write latency tail. Measured with the entra_cycle bench (T=20 x U=1,000, c=16,
+/// with `CHECKPOINT_EVERY`): 2,000 pages -> initial cycle p99 32 ms; 5,000 -> 33-39 ms;
+/// 20,000 -> 12-16 ms and 4-10% more requests/s; 50,000 -> no better than 20,000. Never
+/// checkpointing on the writer gives the best tail but a WAL that grows by ~160 MB/s. The WAL
+/// file stays ~80 MB.
+const WRITER_CHECKPOINT_PAGES: u32 = 20_000;
 
-/// Least time between two background checkpoints: often enough that the writer's checkpoint
-/// finds little left to copy (250 ms was not; with 5,000 pages, 1 ms was no better than 5 ms
-/// and kept the disk busier).
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(5);
+/// Least time between two background checkpoints. Each copies every page changed since the
+/// previous one, once however often it changed: 20 ms copies far less than 5 ms did (the
+/// checkpoint thread used a quarter of a core), while the writer's checkpoint still finds
+/// little left. Measured with 20,000 pages: 5 ms -> initial 3,840-4,040 req/s, incremental
+/// 3,240-3,410; 20 ms -> 4,150-4,190 and 3,550-3,560, p99 12 ms; 50 ms -> about as fast but
+/// with a longer worst case (max 77-83 ms against ~50).
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(20);
 
 /// The queue of the writer thread; the writer and checkpointer threads stop when every clone
 /// is dropped.
