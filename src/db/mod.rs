@@ -14,6 +14,7 @@ mod connection;
 mod migrations;
 pub mod schema;
 pub mod sql;
+pub mod update;
 mod writer;
 
 use std::time::Duration;

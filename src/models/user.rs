@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use super::CompanyId;
 use crate::db::AnyConnection;
+use crate::db::update::cached_update;
 use crate::db::schema::{user_values, users};
 use crate::domain::{MULTI_VALUED, UserAttributes, new_scim_id};
 
@@ -169,6 +170,15 @@ impl IdentityColumns {
         }
     }
 
+    fn apply(self, row: &mut UserRow) {
+        row.user_name = self.user_name;
+        row.user_name_lower = self.user_name_lower;
+        row.external_id = self.external_id;
+        row.external_id_lower = self.external_id_lower;
+        row.email = self.email;
+        row.email_lower = self.email_lower;
+    }
+
     fn stored(row: &UserRow) -> IdentityColumns {
         IdentityColumns {
             user_name: row.user_name.clone(),
@@ -192,6 +202,16 @@ impl DetailColumns {
             manager_id: attrs.manager.clone(),
             scim_active: attrs.active,
         }
+    }
+
+    fn apply(self, row: &mut UserRow) {
+        row.display_name = self.display_name;
+        row.given_name = self.given_name;
+        row.family_name = self.family_name;
+        row.title = self.title;
+        row.preferred_language = self.preferred_language;
+        row.manager_id = self.manager_id;
+        row.scim_active = self.scim_active;
     }
 }
 
@@ -240,19 +260,28 @@ impl User {
     pub fn update_attributes(conn: &mut AnyConnection, row: &UserRow, attrs: &UserAttributes) -> QueryResult<Option<UserRow>> {
         let identity = IdentityColumns::of(attrs);
         let details = DetailColumns::of(attrs);
-        let stamp = (users::updated_at.eq(super::now()), users::version.eq(row.version + 1));
-        let target = users::table.filter(users::id.eq(row.id)).filter(users::version.eq(row.version));
+        let now = super::now();
+        let stamp = (users::updated_at.eq(now), users::version.eq(row.version + 1));
+        let current = users::id.eq(row.id).and(users::version.eq(row.version));
         // Setting a column rewrites its index entry even to the same value, a random page of
         // the WAL each: most changes (title, manager, active) leave the identity alone.
-        let updated: Option<UserRow> = crate::per_backend!(conn, c => if identity == IdentityColumns::stored(row) {
-            diesel::update(target).set((&details, stamp)).returning(users::all_columns).get_result(c).optional()
+        let same_identity = identity == IdentityColumns::stored(row);
+        let changed = crate::per_backend!(conn, c => if same_identity {
+            cached_update(users::table, (&details, stamp), current).execute(c)
         } else {
-            diesel::update(target).set((&identity, &details, stamp)).returning(users::all_columns).get_result(c).optional()
+            cached_update(users::table, (&identity, &details, stamp), current).execute(c)
         })?;
-        if let Some(updated) = &updated {
-            sync_values(conn, updated, attrs)?;
+        if changed == 0 {
+            return Ok(None);
         }
-        Ok(updated)
+        // The row as just written, without reading it back.
+        let mut updated = row.clone();
+        identity.apply(&mut updated);
+        details.apply(&mut updated);
+        updated.updated_at = now;
+        updated.version = row.version + 1;
+        sync_values(conn, &updated, attrs)?;
+        Ok(Some(updated))
     }
 
     /// Loads the values of `rows` in one query and assembles the people, in `rows` order.
@@ -613,7 +642,7 @@ fn sync_values(conn: &mut AnyConnection, row: &UserRow, attrs: &UserAttributes) 
         match stored.remove(&(wanted.attribute.clone(), wanted.position)) {
             Some(old) if wanted.content() == old.content() => {}
             Some(old) => {
-                crate::per_backend!(&mut *conn, c => diesel::update(user_values::table.find(old.id)).set(wanted.content()).execute(c))?;
+                crate::per_backend!(&mut *conn, c => cached_update(user_values::table, wanted.content(), user_values::id.eq(old.id)).execute(c))?;
             }
             None => added.push(wanted),
         }
