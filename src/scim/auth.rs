@@ -128,6 +128,12 @@ impl ScimCredentials {
         Ok(ScimCredentials { state, digest, shortcode })
     }
 
+    /// The company's SCIM base URL, as the request names it (only a request whose token
+    /// belongs to this shortcode gets an answer).
+    pub fn base_url(&self) -> String {
+        self.state.public_url.tenant_url(&self.shortcode)
+    }
+
     /// Checks the credentials, then runs `work` for the company, on one read connection.
     /// Nothing of `work` runs for a request that fails the check.
     pub async fn read<T, F>(&self, work: F) -> Result<(ScimContext, T), ScimError>

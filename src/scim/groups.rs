@@ -8,21 +8,22 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 
-use super::auth::ScimContext;
+use super::attempt::Attempt;
+use super::auth::ScimCredentials;
 use super::error::{ScimError, ScimType};
 use super::filter::{CompValue, CompareOp, Filter, parse_filter, parse_path};
 use super::http::{Projection, Query, if_match, list_response, read_json, respond, respond_resource};
 use super::patch::{OpKind, PatchOp, parse_patch};
 use super::schema::GROUP_SCHEMA;
 use super::users::{DEFAULT_COUNT, MAX_COUNT, rfc3339};
+use crate::db::AnyConnection;
 use crate::models::group::{Group, MemberRef};
-use crate::models::CompanyId;
+use crate::models::{Company, CompanyId};
 use crate::provisioning::groups::{self as rules, MemberChanges};
 use crate::provisioning::users::etag;
-use crate::state::AppState;
 
-fn require_groups(ctx: &ScimContext) -> Result<(), ScimError> {
-    if ctx.company.groups_enabled {
+fn require_groups(company: &Company) -> Result<(), ScimError> {
+    if company.groups_enabled {
         Ok(())
     } else {
         Err(ScimError::forbidden("Group provisioning is not enabled for this company; ask Client Success to enable it."))
@@ -63,7 +64,7 @@ fn wants_members(projection: &Projection) -> bool {
 }
 
 /// Loads groups' members only when they will be shown.
-fn render(conn: &mut crate::db::AnyConnection, groups: &[Group], projection: &Projection, base: &str) -> Result<Vec<Value>, ScimError> {
+fn render(conn: &mut AnyConnection, groups: &[Group], projection: &Projection, base: &str) -> Result<Vec<Value>, ScimError> {
     let members = if wants_members(projection) { Group::members(conn, &groups.iter().map(|g| g.id).collect::<Vec<_>>())? } else { Default::default() };
     Ok(groups
         .iter()
@@ -189,84 +190,101 @@ fn filter_ids(filter: &Filter) -> Result<Vec<String>, ScimError> {
     }
 }
 
-async fn refused(state: &AppState, ctx: &ScimContext, operation: &'static str, id: Option<String>, subject: Option<String>, err: ScimError) -> ScimError {
-    let (company, status, detail) = (ctx.company.company_id(), err.status.as_u16(), err.detail.clone());
-    let recorded = state
-        .db
-        .write(move |conn| crate::provisioning::users::record_failure(conn, company, operation, "Group", id.as_deref(), subject.as_deref(), status, &detail))
-        .await;
-    if let Err(e) = recorded {
-        tracing::warn!(error = %e, "could not record a refused SCIM group write");
-    }
-    err
-}
-
 fn single(status: StatusCode, value: Map<String, Value>, group: &Group, base: &str) -> HttpResponse {
     let location = format!("{base}/Groups/{}", group.scim_id);
     respond_resource(status, &Value::Object(value), &etag(group.version), (status == StatusCode::CREATED).then_some(location.as_str()))
 }
 
-pub async fn create(state: web::Data<AppState>, ctx: ScimContext, body: web::Payload) -> Result<HttpResponse, ScimError> {
-    require_groups(&ctx)?;
+fn find(conn: &mut AnyConnection, company: CompanyId, id: &str) -> Result<Group, ScimError> {
+    Group::find_by_scim_id(conn, company, id)?.ok_or_else(|| ScimError::not_found("no group with this id in this company"))
+}
+
+/// The group with its members, as a SCIM resource.
+fn full_resource(conn: &mut AnyConnection, group: &Group, base: &str) -> Result<Map<String, Value>, ScimError> {
+    let members = Group::members(conn, &[group.id])?.remove(&group.id).unwrap_or_default();
+    Ok(resource(group, Some(&members), base))
+}
+
+pub async fn create(credentials: ScimCredentials, body: web::Payload) -> Result<HttpResponse, ScimError> {
     let parsed = match read_json(body).await.and_then(|b| parse_group(&b)) {
         Ok(parsed) => parsed,
-        Err(e) => return Err(refused(&state, &ctx, "create", None, None, e).await),
+        Err(e) => return Err(Attempt::group("create", None, None).invalid(&credentials, e).await),
     };
-    let (company, base) = (ctx.company.company_id(), ctx.base_url.clone());
-    let subject = Some(parsed.display_name.clone());
-    let result = state
-        .db
-        .write(move |conn| {
+    let attempt = Attempt::group("create", None, Some(parsed.display_name.clone()));
+    let base = credentials.base_url();
+    let outcome = credentials
+        .write(move |conn, company| {
+            require_groups(company)?;
             let mut changes = MemberChanges::default();
             parsed.members.into_iter().for_each(|m| changes.add(m));
-            let group = rules::create_group(conn, company, &parsed.display_name, parsed.external_id.as_deref(), &changes)?;
-            let members = Group::members(conn, &[group.id])?.remove(&group.id).unwrap_or_default();
-            Ok::<_, ScimError>((resource(&group, Some(&members), &base), group))
+            let group = rules::create_group(conn, company.company_id(), &parsed.display_name, parsed.external_id.as_deref(), &changes)?;
+            Ok((full_resource(conn, &group, &base)?, group))
         })
         .await;
-    match result {
-        Ok((value, group)) => Ok(single(StatusCode::CREATED, value, &group, &ctx.base_url)),
-        Err(e) => Err(refused(&state, &ctx, "create", None, subject, e).await),
+    match outcome {
+        Ok((ctx, (value, group))) => Ok(single(StatusCode::CREATED, value, &group, &ctx.base_url)),
+        Err(refusal) => Err(attempt.refused(&credentials, refusal).await),
     }
 }
 
-pub async fn get(state: web::Data<AppState>, ctx: ScimContext, req: HttpRequest, path: web::Path<(String, String)>) -> Result<HttpResponse, ScimError> {
-    require_groups(&ctx)?;
-    let projection = Projection::of(&Query::of(&req)?);
-    let (company, id, base) = (ctx.company.company_id(), path.into_inner().1, ctx.base_url.clone());
-    let (value, group) = state
-        .db
-        .read(move |conn| {
-            let group = Group::find_by_scim_id(conn, company, &id)?.ok_or_else(|| ScimError::not_found("no group with this id in this company"))?;
+pub async fn get(credentials: ScimCredentials, req: HttpRequest, path: web::Path<(String, String)>) -> Result<HttpResponse, ScimError> {
+    let query = Query::of(&req);
+    let (id, base) = (path.into_inner().1, credentials.base_url());
+    let (_, (value, group)) = credentials
+        .read(move |conn, company| {
+            require_groups(company)?;
+            let projection = Projection::of(&query?);
+            let group = find(conn, company.company_id(), &id)?;
             let value = render(conn, std::slice::from_ref(&group), &projection, &base)?.pop().unwrap_or_default();
-            Ok::<_, ScimError>((value, group))
+            Ok((value, group))
         })
         .await?;
     Ok(respond_resource(StatusCode::OK, &value, &etag(group.version), None))
 }
 
-pub async fn list(state: web::Data<AppState>, ctx: ScimContext, req: HttpRequest) -> Result<HttpResponse, ScimError> {
-    require_groups(&ctx)?;
-    let query = Query::of(&req)?;
-    let start_index = query.int("startIndex")?.unwrap_or(1).max(1);
-    let count = query.int("count")?.unwrap_or(DEFAULT_COUNT).clamp(0, MAX_COUNT);
-    let (total, resources) = group_page(&state, &ctx, query.get("filter"), &Projection::of(&query), start_index - 1, count).await?;
-    Ok(respond(StatusCode::OK, &list_response(total, start_index, resources)))
+pub async fn list(credentials: ScimCredentials, req: HttpRequest) -> Result<HttpResponse, ScimError> {
+    let params = Query::of(&req).and_then(|query| {
+        let start_index = query.int("startIndex")?.unwrap_or(1).max(1);
+        let count = query.int("count")?.unwrap_or(DEFAULT_COUNT).clamp(0, MAX_COUNT);
+        Ok((query.get("filter").map(str::to_owned), Projection::of(&query), start_index, count))
+    });
+    list_groups(credentials, params).await
 }
 
 /// `POST /Groups/.search`.
-pub async fn search(state: web::Data<AppState>, ctx: ScimContext, body: web::Payload) -> Result<HttpResponse, ScimError> {
-    require_groups(&ctx)?;
-    let params = super::users::ListParams::from_search(&read_json(body).await?)?;
-    let start_index = params.start_index.unwrap_or(1).max(1);
-    let count = params.count.unwrap_or(DEFAULT_COUNT).clamp(0, MAX_COUNT);
-    let (total, resources) = group_page(&state, &ctx, params.filter.as_deref(), &params.projection, start_index - 1, count).await?;
+pub async fn search(credentials: ScimCredentials, body: web::Payload) -> Result<HttpResponse, ScimError> {
+    let params = read_json(body).await.and_then(|body| super::users::ListParams::from_search(&body)).map(|params| {
+        let start_index = params.start_index.unwrap_or(1).max(1);
+        let count = params.count.unwrap_or(DEFAULT_COUNT).clamp(0, MAX_COUNT);
+        (params.filter, params.projection, start_index, count)
+    });
+    list_groups(credentials, params).await
+}
+
+/// One page of groups: (filter, projection, startIndex, count) checked after the credentials.
+async fn list_groups(credentials: ScimCredentials, params: Result<(Option<String>, Projection, i64, i64), ScimError>) -> Result<HttpResponse, ScimError> {
+    let base = credentials.base_url();
+    let (_, (start_index, total, resources)) = credentials
+        .read(move |conn, company| {
+            require_groups(company)?;
+            let (filter, projection, start_index, count) = params?;
+            let (total, resources) = group_page(conn, company.company_id(), filter.as_deref(), &projection, start_index - 1, count, &base)?;
+            Ok((start_index, total, resources))
+        })
+        .await?;
     Ok(respond(StatusCode::OK, &list_response(total, start_index, resources)))
 }
 
 /// One page of groups as SCIM resources, with the total.
-pub async fn group_page(state: &AppState, ctx: &ScimContext, filter: Option<&str>, projection: &Projection, offset: i64, count: i64) -> Result<(i64, Vec<Value>), ScimError> {
-    let company = ctx.company.company_id();
+pub fn group_page(
+    conn: &mut AnyConnection,
+    company: CompanyId,
+    filter: Option<&str>,
+    projection: &Projection,
+    offset: i64,
+    count: i64,
+    base: &str,
+) -> Result<(i64, Vec<Value>), ScimError> {
     let filter = match filter.map(str::trim).filter(|f| !f.is_empty()) {
         Some(text) => {
             let parsed = parse_filter(text).map_err(|e| ScimError::bad_request(ScimType::InvalidFilter, format!("invalid filter: {e}")))?;
@@ -274,26 +292,22 @@ pub async fn group_page(state: &AppState, ctx: &ScimContext, filter: Option<&str
         }
         None => None,
     };
-    let (projection, base) = (Projection { attributes: projection.attributes.clone(), excluded: projection.excluded.clone() }, ctx.base_url.clone());
-    state
-        .db
-        .read(move |conn| {
-            let (total, groups) = Group::search(conn, company, filter, offset, count)?;
-            Ok::<_, ScimError>((total, render(conn, &groups, &projection, &base)?))
-        })
-        .await
+    let (total, groups) = Group::search(conn, company, filter, offset, count)?;
+    Ok((total, render(conn, &groups, projection, base)?))
 }
 
-async fn change(state: &AppState, ctx: &ScimContext, req: &HttpRequest, id: String, operation: &'static str, body: Result<Value, ScimError>, replace: bool) -> Result<HttpResponse, ScimError> {
+/// PATCH (`replace` false) or PUT: changes the group in one write; PUT also answers with it.
+async fn change(credentials: &ScimCredentials, req: &HttpRequest, id: String, operation: &'static str, body: Result<Value, ScimError>, replace: bool) -> Result<(Group, Option<Map<String, Value>>), ScimError> {
+    let attempt = Attempt::group(operation, Some(&id), None);
     let body = match body {
         Ok(body) => body,
-        Err(e) => return Err(refused(state, ctx, operation, Some(id), None, e).await),
+        Err(e) => return Err(attempt.invalid(credentials, e).await),
     };
-    let (company, if_match, gid): (CompanyId, Option<String>, String) = (ctx.company.company_id(), if_match(req), id.clone());
-    let result = state
-        .db
-        .write(move |conn| {
-            let group = Group::find_by_scim_id(conn, company, &gid)?.ok_or_else(|| ScimError::not_found("no group with this id in this company"))?;
+    let (if_match, base) = (if_match(req), credentials.base_url());
+    let outcome = credentials
+        .write(move |conn, company| {
+            require_groups(company)?;
+            let group = find(conn, company.company_id(), &id)?;
             if let Some(tag) = &if_match
                 && tag.trim() != "*"
                 && tag.trim_start_matches("W/") != etag(group.version).trim_start_matches("W/")
@@ -308,54 +322,43 @@ async fn change(state: &AppState, ctx: &ScimContext, req: &HttpRequest, id: Stri
             } else {
                 interpret(&group, &parse_patch(&body)?)?
             };
-            let updated = rules::update_group(conn, company, &group, &name, external.as_deref(), &members, operation)?;
-            Ok::<_, ScimError>(updated)
+            let updated = rules::update_group(conn, company.company_id(), &group, &name, external.as_deref(), &members, operation)?;
+            // PUT answers with the group, as RFC 7644 §3.5.1 says.
+            let value = if replace { Some(full_resource(conn, &updated, &base)?) } else { None };
+            Ok((updated, value))
         })
         .await;
-    match result {
-        Ok(_) => Ok(HttpResponse::NoContent().finish()),
-        Err(e) => Err(refused(state, ctx, operation, Some(id), None, e).await),
+    match outcome {
+        Ok((_, changed)) => Ok(changed),
+        Err(refusal) => Err(attempt.refused(credentials, refusal).await),
     }
 }
 
-pub async fn modify(state: web::Data<AppState>, ctx: ScimContext, req: HttpRequest, path: web::Path<(String, String)>, body: web::Payload) -> Result<HttpResponse, ScimError> {
-    require_groups(&ctx)?;
+pub async fn modify(credentials: ScimCredentials, req: HttpRequest, path: web::Path<(String, String)>, body: web::Payload) -> Result<HttpResponse, ScimError> {
     let body = read_json(body).await;
-    change(&state, &ctx, &req, path.into_inner().1, "update", body, false).await
+    change(&credentials, &req, path.into_inner().1, "update", body, false).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
-pub async fn replace(state: web::Data<AppState>, ctx: ScimContext, req: HttpRequest, path: web::Path<(String, String)>, body: web::Payload) -> Result<HttpResponse, ScimError> {
-    require_groups(&ctx)?;
+pub async fn replace(credentials: ScimCredentials, req: HttpRequest, path: web::Path<(String, String)>, body: web::Payload) -> Result<HttpResponse, ScimError> {
     let body = read_json(body).await;
+    let (group, value) = change(&credentials, &req, path.into_inner().1, "replace", body, true).await?;
+    Ok(single(StatusCode::OK, value.unwrap_or_default(), &group, &credentials.base_url()))
+}
+
+pub async fn delete(credentials: ScimCredentials, path: web::Path<(String, String)>) -> Result<HttpResponse, ScimError> {
     let id = path.into_inner().1;
-    change(&state, &ctx, &req, id.clone(), "replace", body, true).await?;
-    // PUT answers with the group, as RFC 7644 §3.5.1 says.
-    let (company, base) = (ctx.company.company_id(), ctx.base_url.clone());
-    let (value, group) = state
-        .db
-        .read(move |conn| {
-            let group = Group::find_by_scim_id(conn, company, &id)?.ok_or_else(|| ScimError::not_found("no group with this id"))?;
-            let members = Group::members(conn, &[group.id])?.remove(&group.id).unwrap_or_default();
-            Ok::<_, ScimError>((resource(&group, Some(&members), &base), group))
-        })
-        .await?;
-    Ok(single(StatusCode::OK, value, &group, &ctx.base_url))
-}
-
-pub async fn delete(state: web::Data<AppState>, ctx: ScimContext, path: web::Path<(String, String)>) -> Result<HttpResponse, ScimError> {
-    require_groups(&ctx)?;
-    let (company, id) = (ctx.company.company_id(), path.into_inner().1);
-    let gid = id.clone();
-    let result = state
-        .db
-        .write(move |conn| {
-            let group = Group::find_by_scim_id(conn, company, &gid)?.ok_or_else(|| ScimError::not_found("no group with this id in this company"))?;
-            rules::delete_group(conn, company, &group)?;
-            Ok::<_, ScimError>(())
+    let attempt = Attempt::group("delete", Some(&id), None);
+    let outcome = credentials
+        .write(move |conn, company| {
+            require_groups(company)?;
+            let group = find(conn, company.company_id(), &id)?;
+            rules::delete_group(conn, company.company_id(), &group)?;
+            Ok(())
         })
         .await;
-    match result {
-        Ok(()) => Ok(HttpResponse::NoContent().finish()),
-        Err(e) => Err(refused(&state, &ctx, "delete", Some(id), None, e).await),
+    match outcome {
+        Ok(_) => Ok(HttpResponse::NoContent().finish()),
+        Err(refusal) => Err(attempt.refused(&credentials, refusal).await),
     }
 }

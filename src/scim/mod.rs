@@ -1,6 +1,7 @@
 //! The SCIM 2.0 service (RFC 7643/7644 plus Microsoft Entra ID's dialect), one per company at
 //! `/scim/{shortcode}/v2`.
 
+mod attempt;
 pub mod auth;
 pub mod error;
 pub mod filter;

@@ -5,7 +5,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::NaiveDateTime;
 use serde_json::{Map, Value, json};
 
-use super::auth::{Refusal, ScimContext, ScimCredentials};
+use super::attempt::Attempt;
+use super::auth::{ScimContext, ScimCredentials};
 use super::error::{ScimError, ScimType};
 use super::filter::parse_filter;
 use super::http::{Projection, Query, if_match, list_response, read_json, respond, respond_resource};
@@ -13,12 +14,11 @@ use super::patch::{self, ResourceSchema};
 use super::schema::{ENTERPRISE_ATTRIBUTES, ENTERPRISE_SCHEMA, USER_ATTRIBUTES, USER_SCHEMA};
 use super::user_json::{parse_user, render_user};
 use super::query;
-use crate::db::{AnyConnection, DbError};
-use crate::models::{Company, CompanyId};
+use crate::db::AnyConnection;
+use crate::models::CompanyId;
 use crate::models::user::User;
 use crate::provisioning::users::{self as rules, etag};
 use crate::provisioning::ProvisioningError;
-use crate::state::AppState;
 
 pub const USER_PATCH_SCHEMA: ResourceSchema = ResourceSchema {
     core_urn: USER_SCHEMA,
@@ -81,35 +81,6 @@ fn single(status: StatusCode, user: &User, ctx: &ScimContext, projection: Option
     respond_resource(status, &Value::Object(resource), &etag(user.row.version), location)
 }
 
-/// A write as it is recorded in the company's activity log when it is refused.
-struct Attempt {
-    operation: &'static str,
-    id: Option<String>,
-    subject: Option<String>,
-}
-
-impl Attempt {
-    fn new(operation: &'static str, id: Option<&str>, subject: Option<String>) -> Attempt {
-        Attempt { operation, id: id.map(str::to_owned), subject }
-    }
-
-    fn recorder(self) -> impl FnOnce(&mut AnyConnection, &Company, &ScimError) -> Result<(), DbError> + Send + 'static {
-        move |conn, company, err| {
-            rules::record_failure(conn, company.company_id(), self.operation, "User", self.id.as_deref(), self.subject.as_deref(), err.status.as_u16(), &err.detail)
-        }
-    }
-
-    /// The request was invalid before it reached the database.
-    async fn invalid(self, credentials: &ScimCredentials, err: ScimError) -> ScimError {
-        credentials.refuse(err, self.recorder()).await
-    }
-
-    /// The write was refused: by the credentials, or by the company's rules or data.
-    async fn refused(self, credentials: &ScimCredentials, refusal: Refusal) -> ScimError {
-        credentials.settle(refusal, self.recorder()).await
-    }
-}
-
 fn subject_of(body: &Value) -> Option<String> {
     body.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case("userName"))?.1.as_str().map(str::to_owned)
 }
@@ -117,9 +88,9 @@ fn subject_of(body: &Value) -> Option<String> {
 pub async fn create(credentials: ScimCredentials, body: web::Payload) -> Result<HttpResponse, ScimError> {
     let body = match read_json(body).await {
         Ok(body) => body,
-        Err(e) => return Err(Attempt::new("create", None, None).invalid(&credentials, e).await),
+        Err(e) => return Err(Attempt::user("create", None, None).invalid(&credentials, e).await),
     };
-    let attempt = Attempt::new("create", None, subject_of(&body));
+    let attempt = Attempt::user("create", None, subject_of(&body));
     let attrs = match parse_user(&body) {
         Ok(attrs) => attrs,
         Err(e) => return Err(attempt.invalid(&credentials, e).await),
@@ -191,7 +162,16 @@ impl ListParams {
 
 pub async fn list(credentials: ScimCredentials, req: HttpRequest) -> Result<HttpResponse, ScimError> {
     // Checked after the token: a bad query string from a stranger is still a 401.
-    let params = Query::of(&req).and_then(|query| ListParams::from_query(&query));
+    list_users(credentials, Query::of(&req).and_then(|query| ListParams::from_query(&query))).await
+}
+
+/// `POST /Users/.search` (RFC 7644 §3.4.3).
+pub async fn search(credentials: ScimCredentials, body: web::Payload) -> Result<HttpResponse, ScimError> {
+    list_users(credentials, read_json(body).await.and_then(|body| ListParams::from_search(&body))).await
+}
+
+/// One page of users, checking the credentials and reading the page in one trip.
+async fn list_users(credentials: ScimCredentials, params: Result<ListParams, ScimError>) -> Result<HttpResponse, ScimError> {
     let (ctx, (params, start_index, total, users)) = credentials
         .read(move |conn, company| {
             let params = params?;
@@ -210,41 +190,28 @@ fn page_of(params: &ListParams) -> (i64, i64, i64) {
     (start_index, start_index - 1, params.count.unwrap_or(DEFAULT_COUNT).clamp(0, MAX_COUNT))
 }
 
-/// `POST /Users/.search` (RFC 7644 §3.4.3).
-pub async fn search(state: web::Data<AppState>, ctx: ScimContext, body: web::Payload) -> Result<HttpResponse, ScimError> {
-    let params = ListParams::from_search(&read_json(body).await?)?;
-    run_list(&state, &ctx, params).await
-}
-
 /// `POST /.search`: users first, then groups, paged as one list.
-pub async fn search_all(state: web::Data<AppState>, ctx: ScimContext, body: web::Payload) -> Result<HttpResponse, ScimError> {
-    let params = ListParams::from_search(&read_json(body).await?)?;
-    let start_index = params.start_index.unwrap_or(1).max(1);
-    let count = params.count.unwrap_or(DEFAULT_COUNT).clamp(0, MAX_COUNT);
-    let (user_total, mut resources) = user_page(&state, &ctx, &params, start_index - 1, count).await?;
-    let group_offset = (start_index - 1 - user_total).max(0);
-    let room = count - resources.len() as i64;
-    let (group_total, groups) = if ctx.company.groups_enabled {
-        // A filter naming user-only attributes simply matches no group.
-        super::groups::group_page(&state, &ctx, params.filter.as_deref(), &params.projection, group_offset, room).await.unwrap_or((0, Vec::new()))
-    } else {
-        (0, Vec::new())
-    };
+pub async fn search_all(credentials: ScimCredentials, body: web::Payload) -> Result<HttpResponse, ScimError> {
+    let params = read_json(body).await.and_then(|body| ListParams::from_search(&body));
+    let base = credentials.base_url();
+    let (ctx, (start_index, user_total, users, group_total, groups, projection)) = credentials
+        .read(move |conn, company| {
+            let params = params?;
+            let (start_index, offset, count) = page_of(&params);
+            let (user_total, users) = find_user_page(conn, company.company_id(), &params, offset, count)?;
+            let (group_offset, room) = ((offset - user_total).max(0), count - users.len() as i64);
+            let (group_total, groups) = if company.groups_enabled {
+                // A filter naming user-only attributes simply matches no group.
+                super::groups::group_page(conn, company.company_id(), params.filter.as_deref(), &params.projection, group_offset, room, &base).unwrap_or((0, Vec::new()))
+            } else {
+                (0, Vec::new())
+            };
+            Ok((start_index, user_total, users, group_total, groups, params.projection))
+        })
+        .await?;
+    let mut resources = render_users(&users, &ctx, &projection);
     resources.extend(groups);
     Ok(respond(StatusCode::OK, &list_response(user_total + group_total, start_index, resources)))
-}
-
-async fn run_list(state: &AppState, ctx: &ScimContext, params: ListParams) -> Result<HttpResponse, ScimError> {
-    let (start_index, offset, count) = page_of(&params);
-    let (total, resources) = user_page(state, ctx, &params, offset, count).await?;
-    Ok(respond(StatusCode::OK, &list_response(total, start_index, resources)))
-}
-
-/// One page of users as SCIM resources, with the total.
-async fn user_page(state: &AppState, ctx: &ScimContext, params: &ListParams, offset: i64, count: i64) -> Result<(i64, Vec<Value>), ScimError> {
-    let (company, query) = (ctx.company.company_id(), params.clone());
-    let (total, users) = state.db.read(move |conn| find_user_page(conn, company, &query, offset, count)).await?;
-    Ok((total, render_users(&users, ctx, &params.projection)))
 }
 
 /// The users of one page and the total, with the filter and sorting translated to SQL.
@@ -284,9 +251,9 @@ pub async fn replace(credentials: ScimCredentials, req: HttpRequest, id: web::Pa
     let scim_id = id.into_inner().1;
     let body = match read_json(body).await {
         Ok(body) => body,
-        Err(e) => return Err(Attempt::new("replace", Some(&scim_id), None).invalid(&credentials, e).await),
+        Err(e) => return Err(Attempt::user("replace", Some(&scim_id), None).invalid(&credentials, e).await),
     };
-    let attempt = Attempt::new("replace", Some(&scim_id), subject_of(&body));
+    let attempt = Attempt::user("replace", Some(&scim_id), subject_of(&body));
     let attrs = match parse_user(&body) {
         Ok(attrs) => attrs,
         Err(e) => return Err(attempt.invalid(&credentials, e).await),
@@ -303,7 +270,7 @@ pub async fn replace(credentials: ScimCredentials, req: HttpRequest, id: web::Pa
 
 pub async fn modify(credentials: ScimCredentials, req: HttpRequest, id: web::Path<(String, String)>, body: web::Payload) -> Result<HttpResponse, ScimError> {
     let scim_id = id.into_inner().1;
-    let attempt = Attempt::new("update", Some(&scim_id), None);
+    let attempt = Attempt::user("update", Some(&scim_id), None);
     let ops = match read_json(body).await.and_then(|b| patch::parse_patch(&b)) {
         Ok(ops) => ops,
         Err(e) => return Err(attempt.invalid(&credentials, e).await),
@@ -326,7 +293,7 @@ pub async fn modify(credentials: ScimCredentials, req: HttpRequest, id: web::Pat
 
 pub async fn delete(credentials: ScimCredentials, req: HttpRequest, id: web::Path<(String, String)>) -> Result<HttpResponse, ScimError> {
     let scim_id = id.into_inner().1;
-    let attempt = Attempt::new("delete", Some(&scim_id), None);
+    let attempt = Attempt::user("delete", Some(&scim_id), None);
     let if_match = if_match(&req);
     let result = credentials
         .write(move |conn, company| rules::deprovision_user(conn, company, &scim_id, if_match.as_deref()).map_err(ScimError::from))

@@ -126,6 +126,8 @@ async fn a_broken_write_with_bad_credentials_is_401_and_leaves_no_trace(backend:
     let Some((app, scim)) = acme(backend).await else { return };
     let id = scim.create_user("ines@acme.example").await;
     let user = format!("/Users/{id}");
+    app.set_groups_enabled(&scim.shortcode, true);
+    let group = format!("/Groups/{}", scim.create_group("Sales").await);
     let failures = |app: &TestApp| {
         activity::table.filter(activity::outcome.eq("failure")).count().get_result::<i64>(&mut app.conn()).unwrap()
     };
@@ -134,22 +136,32 @@ async fn a_broken_write_with_bad_credentials_is_401_and_leaves_no_trace(backend:
         ("POST", "/Users", "{\"userName\": \"nomail\"}"),
         ("PATCH", user.as_str(), "not json"),
         ("PUT", user.as_str(), "{\"active\": true}"),
+        ("POST", "/Groups", "{\"displayName\": "),
+        ("PATCH", group.as_str(), "not json"),
+        ("PUT", group.as_str(), "{\"members\": []}"),
     ];
-    for (method, path, body) in broken {
+    // Searches are reads: refused, never recorded.
+    let searches = [("POST", "/Users/.search", "not json"), ("POST", "/Groups/.search", "{\"count\": \"x\"}"), ("POST", "/.search", "[")];
+    for (method, path, body) in broken.iter().chain(&searches) {
         for auth in ["Bearer acme-0000000-0000000-00000000", ""] {
-            let response = scim.send_with(method, path, Some(body.to_owned()), &[("Authorization", auth)]).await;
+            let response = scim.send_with(method, path, Some((*body).to_owned()), &[("Authorization", auth)]).await;
+            assert_eq!(response.status, 401, "{method} {path}: {}", response.body);
             assert_scim_error(&response, 401, None);
         }
-        let stranger = scim.send_with("DELETE", &user, None, &[("Authorization", "Bearer wrong")]).await;
+    }
+    for path in [&user, &group] {
+        let stranger = scim.send_with("DELETE", path, None, &[("Authorization", "Bearer wrong")]).await;
         assert_scim_error(&stranger, 401, None);
     }
     assert_eq!(failures(&app), 0, "nothing is recorded for strangers");
-    for (method, path, body) in broken {
-        let response = scim.send_with(method, path, Some(body.to_owned()), &[]).await;
+    for (method, path, body) in broken.iter().chain(&searches) {
+        let response = scim.send_with(method, path, Some((*body).to_owned()), &[]).await;
+        assert_eq!(response.status, 400, "{method} {path}: {}", response.body);
         assert_scim_error(&response, 400, None);
     }
-    assert_eq!(failures(&app), 4, "each refusal of a genuine request is in the activity log");
+    assert_eq!(failures(&app), 7, "each refused write of a genuine request is in the activity log");
     assert_eq!(read(&scim, &id).await["meta"]["version"], "W/\"1\"");
+    assert_eq!(scim.get(&group).await.body["meta"]["version"], "W/\"1\"");
 }
 
 async fn a_body_over_256_kib_is_413(backend: Backend) {
