@@ -25,9 +25,8 @@ impl Application {
         let public_url =
             if settings.public_url_from_bind { PublicUrl::from_bind(local) } else { settings.public_url.clone() };
 
-        let db = open_database(&settings)?;
-        let (hint_db, hint_url) = (db.clone(), public_url.clone());
-        actix_web::web::block(move || first_run_hint(&hint_db, &hint_url))
+        let (db_settings, hint_url) = (settings.clone(), public_url.clone());
+        let db = actix_web::web::block(move || open_database(&db_settings, &hint_url))
             .await
             .map_err(|e| anyhow::anyhow!("start-up task failed: {e}"))??;
 
@@ -64,28 +63,30 @@ impl Application {
     }
 }
 
-/// Connects and applies pending migrations (idempotent).
-pub fn open_database(settings: &Settings) -> anyhow::Result<Database> {
-    let options = PoolOptions { max_connections: settings.pool_size, ..PoolOptions::default() };
-    let db = Database::connect(&settings.database_url, options)
-        .map_err(|e| anyhow::anyhow!("cannot open the database (DATABASE_URL): {e}"))?;
-    let mut conn = db.pooled_connection()?;
+/// Applies pending migrations (idempotent) and prints the first-run hint, on one connection
+/// of its own, then opens the pools and (SQLite) the writer thread: start-up's writes are
+/// done before the writer, the only other write path, exists.
+pub fn open_database(settings: &Settings, public_url: &PublicUrl) -> anyhow::Result<Database> {
+    let cannot_open = |e: anyhow::Error| anyhow::anyhow!("cannot open the database (DATABASE_URL): {e}");
+    let mut conn = Database::connect_single(&settings.database_url).map_err(cannot_open)?;
     let applied = crate::db::run_migrations(&mut conn)?;
     if applied > 0 {
-        tracing::info!(applied, backend = db.backend().name(), "database migrations applied");
+        tracing::info!(applied, "database migrations applied");
     }
-    Ok(db)
+    first_run_hint(&mut conn, public_url)?;
+    drop(conn);
+    let options = PoolOptions { max_connections: settings.pool_size, ..PoolOptions::default() };
+    Database::connect(&settings.database_url, options).map_err(cannot_open)
 }
 
 /// On a database without any staff account, prints how to get started (once per start).
-fn first_run_hint(db: &Database, public_url: &PublicUrl) -> anyhow::Result<()> {
+fn first_run_hint(conn: &mut crate::db::AnyConnection, public_url: &PublicUrl) -> anyhow::Result<()> {
     use crate::models::account::Account;
     use crate::models::setup_token::SetupToken;
-    let mut conn = db.pooled_connection()?;
-    if Account::staff_exists(&mut conn)? {
+    if Account::staff_exists(conn)? {
         return Ok(());
     }
-    let secret = SetupToken::issue(&mut conn)?;
+    let secret = SetupToken::issue(conn)?;
     eprintln!(
         "\nWelcome to Entrada. No staff account exists yet. To get started, either\n  \
          open {}/setup/{} to create the first staff account (the link works once), or\n  \

@@ -119,7 +119,8 @@ impl Database {
         self.backend
     }
 
-    /// A connection for start-up work outside the async helpers (migrations, first-run).
+    /// A connection of the read pool for synchronous work outside the async helpers (tests).
+    /// Writes belong in [`Database::write`]: on SQLite it is the one write path.
     pub fn pooled_connection(&self) -> Result<PooledConnection<ConnectionManager>, DbError> {
         Ok(self.readers.get()?)
     }
