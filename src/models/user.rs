@@ -256,7 +256,10 @@ impl User {
     }
 
     /// Replaces the SCIM attributes if the stored version is still `row.version`, bumping it.
-    /// Returns `None` when someone else changed the person first (the caller retries).
+    /// Returns `None` when someone else changed the person first (the caller retries). In the
+    /// returned row the SCIM columns, `updated_at` and `version` are what was written; the
+    /// product columns (role, job title, disabled) are as `row` had them, since portal changes
+    /// to those do not bump the version.
     pub fn update_attributes(conn: &mut AnyConnection, row: &UserRow, attrs: &UserAttributes) -> QueryResult<Option<UserRow>> {
         let identity = IdentityColumns::of(attrs);
         let details = DetailColumns::of(attrs);

@@ -69,8 +69,17 @@ fn lookup(conn: &mut AnyConnection, digest: &str) -> Result<Lookup, DbError> {
     Ok(Lookup::Unknown)
 }
 
+/// What a request needs of its company beyond a live token and the Entra ID module.
+#[derive(Clone, Copy)]
+enum Needs {
+    Users,
+    /// `/Groups`: group provisioning must be on too.
+    Groups,
+}
+
 /// Checks the token against the URL's company on `conn`: the live token and its company.
-fn authorize(conn: &mut AnyConnection, digest: &str, shortcode: &str) -> Result<(ScimToken, Company), ScimError> {
+/// Refusals here are the company's settings, not its data: they are never recorded.
+fn authorize(conn: &mut AnyConnection, digest: &str, shortcode: &str, needs: Needs) -> Result<(ScimToken, Company), ScimError> {
     let (token, company) = match lookup(conn, digest)? {
         Lookup::Live(token, company) => (token, company),
         Lookup::Disconnected => {
@@ -88,6 +97,9 @@ fn authorize(conn: &mut AnyConnection, digest: &str, shortcode: &str) -> Result<
         return Err(ScimError::forbidden(
             "The Entra ID module is not enabled for this company; ask Client Success to enable it.",
         ));
+    }
+    if matches!(needs, Needs::Groups) && !company.groups_enabled {
+        return Err(ScimError::forbidden("Group provisioning is not enabled for this company; ask Client Success to enable it."));
     }
     Ok((token, company))
 }
@@ -118,6 +130,7 @@ pub struct ScimCredentials {
     state: web::Data<AppState>,
     digest: String,
     shortcode: String,
+    needs: Needs,
 }
 
 impl ScimCredentials {
@@ -125,7 +138,13 @@ impl ScimCredentials {
         let state = req.app_data::<web::Data<AppState>>().ok_or_else(ScimError::internal)?.clone();
         let shortcode = req.match_info().get("shortcode").unwrap_or_default().to_owned();
         let digest = bearer(req).ok_or_else(ScimError::unauthorized)?.digest();
-        Ok(ScimCredentials { state, digest, shortcode })
+        Ok(ScimCredentials { state, digest, shortcode, needs: Needs::Users })
+    }
+
+    /// For `/Groups`: the check also requires group provisioning to be on (403 otherwise,
+    /// before anything else about the request is looked at, and recorded nowhere).
+    pub fn for_groups(self) -> ScimCredentials {
+        ScimCredentials { needs: Needs::Groups, ..self }
     }
 
     /// The company's SCIM base URL, as the request names it (only a request whose token
@@ -141,12 +160,12 @@ impl ScimCredentials {
         F: FnOnce(&mut AnyConnection, &Company) -> Result<T, ScimError> + Send + 'static,
         T: Send + 'static,
     {
-        let (digest, shortcode) = (self.digest.clone(), self.shortcode.clone());
+        let (digest, shortcode, needs) = (self.digest.clone(), self.shortcode.clone(), self.needs);
         let (token, company, value) = self
             .state
             .db
             .read(move |conn| {
-                let (token, company) = authorize(conn, &digest, &shortcode)?;
+                let (token, company) = authorize(conn, &digest, &shortcode, needs)?;
                 let value = work(conn, &company)?;
                 Ok::<_, ScimError>((token, company, value))
             })
@@ -186,12 +205,12 @@ impl ScimCredentials {
         F: FnOnce(&mut AnyConnection, &Company) -> Result<T, ScimError> + Send + 'static,
         T: Send + 'static,
     {
-        let (digest, shortcode) = (self.digest.clone(), self.shortcode.clone());
+        let (digest, shortcode, needs) = (self.digest.clone(), self.shortcode.clone(), self.needs);
         let outcome = self
             .state
             .db
             .write(move |conn| {
-                let (token, company) = authorize(conn, &digest, &shortcode).map_err(JobError::Unattributed)?;
+                let (token, company) = authorize(conn, &digest, &shortcode, needs).map_err(JobError::Unattributed)?;
                 match work(conn, &company) {
                     Ok(value) => Ok((token, company, value)),
                     Err(err) => Err(JobError::Company(Box::new((token, company)), err)),

@@ -18,17 +18,9 @@ use super::schema::GROUP_SCHEMA;
 use super::users::{DEFAULT_COUNT, MAX_COUNT, rfc3339};
 use crate::db::AnyConnection;
 use crate::models::group::{Group, MemberRef};
-use crate::models::{Company, CompanyId};
+use crate::models::CompanyId;
 use crate::provisioning::groups::{self as rules, MemberChanges};
 use crate::provisioning::users::etag;
-
-fn require_groups(company: &Company) -> Result<(), ScimError> {
-    if company.groups_enabled {
-        Ok(())
-    } else {
-        Err(ScimError::forbidden("Group provisioning is not enabled for this company; ask Client Success to enable it."))
-    }
-}
 
 fn resource(group: &Group, members: Option<&[MemberRef]>, base: &str) -> Map<String, Value> {
     let mut out = Map::new();
@@ -206,6 +198,7 @@ fn full_resource(conn: &mut AnyConnection, group: &Group, base: &str) -> Result<
 }
 
 pub async fn create(credentials: ScimCredentials, body: web::Payload) -> Result<HttpResponse, ScimError> {
+    let credentials = credentials.for_groups();
     let parsed = match read_json(body).await.and_then(|b| parse_group(&b)) {
         Ok(parsed) => parsed,
         Err(e) => return Err(Attempt::group("create", None, None).invalid(&credentials, e).await),
@@ -214,7 +207,6 @@ pub async fn create(credentials: ScimCredentials, body: web::Payload) -> Result<
     let base = credentials.base_url();
     let outcome = credentials
         .write(move |conn, company| {
-            require_groups(company)?;
             let mut changes = MemberChanges::default();
             parsed.members.into_iter().for_each(|m| changes.add(m));
             let group = rules::create_group(conn, company.company_id(), &parsed.display_name, parsed.external_id.as_deref(), &changes)?;
@@ -228,11 +220,11 @@ pub async fn create(credentials: ScimCredentials, body: web::Payload) -> Result<
 }
 
 pub async fn get(credentials: ScimCredentials, req: HttpRequest, path: web::Path<(String, String)>) -> Result<HttpResponse, ScimError> {
+    let credentials = credentials.for_groups();
     let query = Query::of(&req);
     let (id, base) = (path.into_inner().1, credentials.base_url());
     let (_, (value, group)) = credentials
         .read(move |conn, company| {
-            require_groups(company)?;
             let projection = Projection::of(&query?);
             let group = find(conn, company.company_id(), &id)?;
             let value = render(conn, std::slice::from_ref(&group), &projection, &base)?.pop().unwrap_or_default();
@@ -243,6 +235,7 @@ pub async fn get(credentials: ScimCredentials, req: HttpRequest, path: web::Path
 }
 
 pub async fn list(credentials: ScimCredentials, req: HttpRequest) -> Result<HttpResponse, ScimError> {
+    let credentials = credentials.for_groups();
     let params = Query::of(&req).and_then(|query| {
         let start_index = query.int("startIndex")?.unwrap_or(1).max(1);
         let count = query.int("count")?.unwrap_or(DEFAULT_COUNT).clamp(0, MAX_COUNT);
@@ -253,6 +246,7 @@ pub async fn list(credentials: ScimCredentials, req: HttpRequest) -> Result<Http
 
 /// `POST /Groups/.search`.
 pub async fn search(credentials: ScimCredentials, body: web::Payload) -> Result<HttpResponse, ScimError> {
+    let credentials = credentials.for_groups();
     let params = read_json(body).await.and_then(|body| super::users::ListParams::from_search(&body)).map(|params| {
         let start_index = params.start_index.unwrap_or(1).max(1);
         let count = params.count.unwrap_or(DEFAULT_COUNT).clamp(0, MAX_COUNT);
@@ -266,7 +260,6 @@ async fn list_groups(credentials: ScimCredentials, params: Result<(Option<String
     let base = credentials.base_url();
     let (_, (start_index, total, resources)) = credentials
         .read(move |conn, company| {
-            require_groups(company)?;
             let (filter, projection, start_index, count) = params?;
             let (total, resources) = group_page(conn, company.company_id(), filter.as_deref(), &projection, start_index - 1, count, &base)?;
             Ok((start_index, total, resources))
@@ -306,7 +299,6 @@ async fn change(credentials: &ScimCredentials, req: &HttpRequest, id: String, op
     let (if_match, base) = (if_match(req), credentials.base_url());
     let outcome = credentials
         .write(move |conn, company| {
-            require_groups(company)?;
             let group = find(conn, company.company_id(), &id)?;
             if let Some(tag) = &if_match
                 && tag.trim() != "*"
@@ -335,23 +327,25 @@ async fn change(credentials: &ScimCredentials, req: &HttpRequest, id: String, op
 }
 
 pub async fn modify(credentials: ScimCredentials, req: HttpRequest, path: web::Path<(String, String)>, body: web::Payload) -> Result<HttpResponse, ScimError> {
+    let credentials = credentials.for_groups();
     let body = read_json(body).await;
     change(&credentials, &req, path.into_inner().1, "update", body, false).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 pub async fn replace(credentials: ScimCredentials, req: HttpRequest, path: web::Path<(String, String)>, body: web::Payload) -> Result<HttpResponse, ScimError> {
+    let credentials = credentials.for_groups();
     let body = read_json(body).await;
     let (group, value) = change(&credentials, &req, path.into_inner().1, "replace", body, true).await?;
     Ok(single(StatusCode::OK, value.unwrap_or_default(), &group, &credentials.base_url()))
 }
 
 pub async fn delete(credentials: ScimCredentials, path: web::Path<(String, String)>) -> Result<HttpResponse, ScimError> {
+    let credentials = credentials.for_groups();
     let id = path.into_inner().1;
     let attempt = Attempt::group("delete", Some(&id), None);
     let outcome = credentials
         .write(move |conn, company| {
-            require_groups(company)?;
             let group = find(conn, company.company_id(), &id)?;
             rules::delete_group(conn, company.company_id(), &group)?;
             Ok(())

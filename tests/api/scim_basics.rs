@@ -97,6 +97,19 @@ async fn a_patch_writes_only_the_values_it_changes_and_everything_reads_back(bac
     assert_eq!(row(&after, "phoneNumbers", 2), None);
     assert!(row(&after, "nickName", 0).is_some_and(|new| before.iter().all(|(old, _, _)| new > *old)));
     assert_eq!(after.len(), before.len(), "one phone number fewer, one nickName more");
+
+    // A change that leaves userName, externalId and email alone (the UPDATE leaves their
+    // indexed columns out) reads back whole, and the identity still finds the person.
+    let retitled = scim.patch(&format!("/Users/{id}"), patch_op(json!([{"op": "Replace", "path": "title", "value": "Site Manager"}]))).await;
+    assert_eq!(retitled.status, 200, "{}", retitled.body);
+    let read = scim.get(&format!("/Users/{id}")).await;
+    assert_eq!(read.body, retitled.body);
+    assert_eq!(read.body["title"], "Site Manager");
+    assert_eq!(read.body["meta"]["version"], "W/\"3\"");
+    assert_eq!((&read.body["userName"], &read.body["emails"], &read.body["externalId"]), (&patched.body["userName"], &patched.body["emails"], &patched.body["externalId"]));
+    assert_eq!(hits("emails[type eq \"work\"].value eq \"dora.new@acme.example\"").await, 1);
+    assert_eq!(scim.filter_users("userName eq \"dora@acme.example\"").await.body["Resources"][0]["title"], "Site Manager");
+    assert_eq!(stored_values(&app, &id), after, "every value row kept by a title change");
 }
 
 /// (row id, attribute, position) of the person's stored values.

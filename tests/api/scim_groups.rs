@@ -461,6 +461,9 @@ async fn put_and_replace_on_members_both_replace_the_whole_member_list(backend: 
     assert_eq!(sorted_values(&put.body), sorted([&b, &c]), "PUT answers with the group");
     assert_eq!(put.body["externalId"], "fe-2");
     assert_eq!(members_of(&scim, &id).await, sorted([&b, &c]));
+    let read = scim.get(&format!("/Groups/{id}")).await;
+    assert_eq!(put.header("etag"), read.header("etag"), "PUT answers the version it stored");
+    assert_eq!(put.body, read.body, "PUT answers the group as a GET then reads it");
 
     patch_group(&scim, &id, json!([{"op": "replace", "path": "members", "value": [{"value": d}]}])).await;
     assert_eq!(members_of(&scim, &id).await, [d.clone()], "replace on members swaps the whole list");
@@ -523,8 +526,18 @@ async fn with_the_groups_switch_off_every_groups_route_is_403_saying_so(backend:
                 ("PUT /Groups/{id}", scim.put(&format!("/Groups/{id}"), body).await),
                 ("PATCH /Groups/{id}", scim.patch(&format!("/Groups/{id}"), patch).await),
                 ("DELETE /Groups/{id}", scim.delete(&format!("/Groups/{id}")).await),
+                // The switch is checked before the request's own faults.
+                ("POST /Groups, broken body", scim.send_with("POST", "/Groups", Some("{\"displayName\": ".into()), &[]).await),
+                ("PATCH /Groups/{id}, broken body", scim.send_with("PATCH", &format!("/Groups/{id}"), Some("not json".into()), &[]).await),
+                ("PUT /Groups/{id}, no displayName", scim.send_with("PUT", &format!("/Groups/{id}"), Some("{}".into()), &[]).await),
+                ("GET /Groups, bad count", scim.get("/Groups?count=x").await),
+                ("POST /Groups/.search, broken body", scim.send_with("POST", "/Groups/.search", Some("[".into()), &[]).await),
             ]
         }
+    };
+    let failures = || {
+        use entrada::db::schema::activity;
+        activity::table.filter(activity::outcome.eq("failure")).count().get_result::<i64>(&mut app.conn()).unwrap()
     };
     for (what, response) in all_routes("grp_unknown".into()).await {
         check(response, what);
@@ -537,6 +550,7 @@ async fn with_the_groups_switch_off_every_groups_route_is_403_saying_so(backend:
     for (what, response) in all_routes(id.clone()).await {
         check(response, what);
     }
+    assert_eq!(failures(), 0, "a company setting is not a provisioning event: nothing recorded");
     assert_eq!(scim.get("/Users").await.status, 200, "users are not affected");
     app.set_groups_enabled("acme", true);
     assert_eq!(group(&scim, &id).await["displayName"], "Sales");
