@@ -71,7 +71,7 @@ pub fn open_database(settings: &Settings, public_url: &PublicUrl) -> anyhow::Res
     let mut conn = Database::connect_single(&settings.database_url).map_err(cannot_open)?;
     let applied = crate::db::run_migrations(&mut conn)?;
     if applied > 0 {
-        tracing::info!(applied, "database migrations applied");
+        tracing::info!(applied, backend = crate::db::Backend::from_url(&settings.database_url)?.name(), "database migrations applied");
     }
     first_run_hint(&mut conn, public_url)?;
     drop(conn);

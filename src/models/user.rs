@@ -133,7 +133,7 @@ macro_rules! value_content {
 value_content!(ValueRow, NewValue);
 
 /// The SCIM columns of `users` that identify a person: each has a unique index per company.
-#[derive(AsChangeset, Insertable, PartialEq)]
+#[derive(AsChangeset, Insertable)]
 #[diesel(table_name = users, treat_none_as_null = true)]
 struct IdentityColumns {
     user_name: String,
@@ -179,15 +179,14 @@ impl IdentityColumns {
         row.email_lower = self.email_lower;
     }
 
-    fn stored(row: &UserRow) -> IdentityColumns {
-        IdentityColumns {
-            user_name: row.user_name.clone(),
-            user_name_lower: row.user_name_lower.clone(),
-            external_id: row.external_id.clone(),
-            external_id_lower: row.external_id_lower.clone(),
-            email: row.email.clone(),
-            email_lower: row.email_lower.clone(),
-        }
+    /// Whether `row` already holds these values.
+    fn matches(&self, row: &UserRow) -> bool {
+        self.user_name == row.user_name
+            && self.user_name_lower == row.user_name_lower
+            && self.external_id == row.external_id
+            && self.external_id_lower == row.external_id_lower
+            && self.email == row.email
+            && self.email_lower == row.email_lower
     }
 }
 
@@ -268,7 +267,7 @@ impl User {
         let current = users::id.eq(row.id).and(users::version.eq(row.version));
         // Setting a column rewrites its index entry even to the same value, a random page of
         // the WAL each: most changes (title, manager, active) leave the identity alone.
-        let same_identity = identity == IdentityColumns::stored(row);
+        let same_identity = identity.matches(row);
         let changed = crate::per_backend!(conn, c => if same_identity {
             cached_update(users::table, (&details, stamp), current).execute(c)
         } else {

@@ -15,7 +15,7 @@ use super::filter::{CompValue, CompareOp, Filter, parse_filter, parse_path};
 use super::http::{Projection, Query, if_match, list_response, read_json, respond, respond_resource};
 use super::patch::{OpKind, PatchOp, parse_patch};
 use super::schema::GROUP_SCHEMA;
-use super::users::{DEFAULT_COUNT, MAX_COUNT, rfc3339};
+use super::users::{ListParams, page_of, rfc3339};
 use crate::db::AnyConnection;
 use crate::models::group::{Group, MemberRef};
 use crate::models::CompanyId;
@@ -236,32 +236,23 @@ pub async fn get(credentials: ScimCredentials, req: HttpRequest, path: web::Path
 
 pub async fn list(credentials: ScimCredentials, req: HttpRequest) -> Result<HttpResponse, ScimError> {
     let credentials = credentials.for_groups();
-    let params = Query::of(&req).and_then(|query| {
-        let start_index = query.int("startIndex")?.unwrap_or(1).max(1);
-        let count = query.int("count")?.unwrap_or(DEFAULT_COUNT).clamp(0, MAX_COUNT);
-        Ok((query.get("filter").map(str::to_owned), Projection::of(&query), start_index, count))
-    });
-    list_groups(credentials, params).await
+    list_groups(credentials, Query::of(&req).and_then(|query| ListParams::from_query(&query))).await
 }
 
 /// `POST /Groups/.search`.
 pub async fn search(credentials: ScimCredentials, body: web::Payload) -> Result<HttpResponse, ScimError> {
     let credentials = credentials.for_groups();
-    let params = read_json(body).await.and_then(|body| super::users::ListParams::from_search(&body)).map(|params| {
-        let start_index = params.start_index.unwrap_or(1).max(1);
-        let count = params.count.unwrap_or(DEFAULT_COUNT).clamp(0, MAX_COUNT);
-        (params.filter, params.projection, start_index, count)
-    });
-    list_groups(credentials, params).await
+    list_groups(credentials, read_json(body).await.and_then(|body| ListParams::from_search(&body))).await
 }
 
-/// One page of groups: (filter, projection, startIndex, count) checked after the credentials.
-async fn list_groups(credentials: ScimCredentials, params: Result<(Option<String>, Projection, i64, i64), ScimError>) -> Result<HttpResponse, ScimError> {
+/// One page of groups; request errors are reported only after the credentials check.
+async fn list_groups(credentials: ScimCredentials, params: Result<ListParams, ScimError>) -> Result<HttpResponse, ScimError> {
     let base = credentials.base_url();
     let (_, (start_index, total, resources)) = credentials
         .read(move |conn, company| {
-            let (filter, projection, start_index, count) = params?;
-            let (total, resources) = group_page(conn, company.company_id(), filter.as_deref(), &projection, start_index - 1, count, &base)?;
+            let params = params?;
+            let (start_index, offset, count) = page_of(&params);
+            let (total, resources) = group_page(conn, company.company_id(), params.filter.as_deref(), &params.projection, offset, count, &base)?;
             Ok((start_index, total, resources))
         })
         .await?;

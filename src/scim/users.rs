@@ -126,7 +126,7 @@ pub struct ListParams {
 }
 
 impl ListParams {
-    fn from_query(query: &Query) -> Result<ListParams, ScimError> {
+    pub fn from_query(query: &Query) -> Result<ListParams, ScimError> {
         Ok(ListParams {
             filter: query.get("filter").map(str::to_owned),
             sort_by: query.get("sortBy").map(str::to_owned),
@@ -185,7 +185,7 @@ async fn list_users(credentials: ScimCredentials, params: Result<ListParams, Sci
 }
 
 /// `startIndex` (1-based, at least 1), the row offset and the page size of a list request.
-fn page_of(params: &ListParams) -> (i64, i64, i64) {
+pub fn page_of(params: &ListParams) -> (i64, i64, i64) {
     let start_index = params.start_index.unwrap_or(1).max(1);
     (start_index, start_index - 1, params.count.unwrap_or(DEFAULT_COUNT).clamp(0, MAX_COUNT))
 }
