@@ -32,6 +32,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use entrada::db::Backend;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
@@ -96,20 +97,21 @@ pub(crate) fn run(opts: Opts) -> Result<bool, String> {
             let tenants = read_tokens_file(opts.tokens_file.as_deref().expect("checked"), opts.tenants)?;
             let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
             tag = opts.tag.clone().unwrap_or_else(|| format!("r{secs:x}"));
-            (addr, tenants, opts.server_pid, "external server".to_owned())
+            (addr, tenants, opts.server_pid, None)
         }
         None => {
             tag = opts.tag.clone().unwrap_or_default();
-            let (db_url, backend) = match &opts.database_url {
-                Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            let db_url = match &opts.database_url {
+                Some(url) if matches!(Backend::from_url(url), Ok(Backend::Postgres)) => {
                     let db = PgDb::create(url)?;
                     let u = db.url();
                     pg = Some(db);
-                    (u, "postgresql".to_owned())
+                    u
                 }
                 Some(other) => return Err(format!("--database-url: only postgres://… (SQLite is the default), got {other:?}")),
-                None => (dir.path().join("entrada.db").display().to_string(), "sqlite".to_owned()),
+                None => dir.path().join("entrada.db").display().to_string(),
             };
+            let backend = Backend::from_url(&db_url).map_err(|e| e.to_string())?;
             let t0 = Instant::now();
             let tenants = create_tenants(&db_url, dir.path(), opts.tenants)?;
             println!("created {} tenants with the CLI in {:.1} s", tenants.len(), t0.elapsed().as_secs_f64());
@@ -125,7 +127,7 @@ pub(crate) fn run(opts: Opts) -> Result<bool, String> {
             let pid = child.id();
             server = Some(ServerProc { child, log });
             let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-            (addr, tenants, Some(pid), backend)
+            (addr, tenants, Some(pid), Some(backend))
         }
     };
 
@@ -139,7 +141,7 @@ pub(crate) fn run(opts: Opts) -> Result<bool, String> {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .map_err(|e| format!("SIGTERM handler: {e}"))?;
         tokio::select! {
-            r = drive(&opts, addr, tenants, tag, server_pid, &backend, server.as_mut()) => r,
+            r = drive(&opts, addr, tenants, tag, server_pid, backend, server.as_mut()) => r,
             _ = tokio::time::sleep(deadline) => Err(format!("stopped after --deadline {} s", opts.deadline_secs)),
             _ = tokio::signal::ctrl_c() => Err("interrupted (SIGINT)".to_owned()),
             _ = term.recv() => Err("interrupted (SIGTERM)".to_owned()),
@@ -192,7 +194,7 @@ pub(crate) async fn drive(
     tenant_tokens: Vec<(String, String)>,
     tag: String,
     server_pid: Option<u32>,
-    backend: &str,
+    backend: Option<Backend>,
     server: Option<&mut ServerProc>,
 ) -> Result<bool, String> {
     wait_healthy(addr, server).await?;
@@ -206,8 +208,9 @@ pub(crate) async fn drive(
         })
         .collect::<Result<_, String>>()?;
     println!(
-        "entra_cycle: {backend} at http://{addr}, server pid {}, tenants={t} users/tenant={u} concurrency={} \
+        "entra_cycle: {} at http://{addr}, server pid {}, tenants={t} users/tenant={u} concurrency={} \
          read-users={} read-requests={} seed-concurrency={} tag={:?}",
+        backend.map_or("external server", Backend::name),
         server_pid.map_or("?".into(), |p| p.to_string()),
         opts.concurrency,
         opts.read_users,
@@ -225,7 +228,7 @@ pub(crate) async fn drive(
     }
 
     let items = t * u;
-    let postgres = backend == "postgresql";
+    let postgres = backend == Some(Backend::Postgres);
     let mut shared = Shared {
         addr,
         tag: tag.clone(),

@@ -32,46 +32,50 @@ impl Drop for ServerProc {
 
 /// A PostgreSQL database created for this run, dropped at the end.
 pub(crate) struct PgDb {
-    pub(crate) server: String,
-    pub(crate) name: String,
+    /// `scheme://user@host:port`, without a database.
+    server: String,
+    /// The URL's query (`?…`) or "".
+    query: String,
+    name: String,
 }
 
 impl PgDb {
     pub(crate) fn create(url: &str) -> Result<PgDb, String> {
         use diesel::{Connection, RunQueryDsl};
         let (scheme, rest) = url.split_once("://").ok_or("--database-url: expected postgres://…")?;
-        let (authority, query) = match rest.split_once('/') {
-            Some((a, path)) => (a, path.split_once('?').map(|(_, q)| q)),
-            None => (rest.split_once('?').map_or(rest, |(a, _)| a), rest.split_once('?').map(|(_, q)| q)),
+        let (rest, query) = match rest.split_once('?') {
+            Some((rest, query)) => (rest, format!("?{query}")),
+            None => (rest, String::new()),
         };
+        let authority = rest.split_once('/').map_or(rest, |(authority, _)| authority);
         let host = authority.rsplit('@').next().unwrap_or(authority);
         if !(host.starts_with("127.0.0.1") || host.starts_with("localhost")) {
             return Err(format!("--database-url must point at 127.0.0.1, not {host}"));
         }
-        let server = format!("{scheme}://{authority}");
-        let query = query.map(|q| format!("?{q}")).unwrap_or_default();
         let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        let name = format!("entrada_bench_{}_{secs}", std::process::id());
+        let db = PgDb { server: format!("{scheme}://{authority}"), query, name: format!("entrada_bench_{}_{secs}", std::process::id()) };
         entrada::db::init_postgres_client();
-        let mut admin = diesel::PgConnection::establish(&format!("{server}/postgres{query}"))
-            .map_err(|e| format!("cannot connect to {server}/postgres: {e}"))?;
-        diesel::sql_query(format!("CREATE DATABASE {name}"))
+        let mut admin = diesel::PgConnection::establish(&db.admin_url()).map_err(|e| format!("cannot connect to {}: {e}", db.admin_url()))?;
+        diesel::sql_query(format!("CREATE DATABASE {}", db.name))
             .execute(&mut admin)
-            .map_err(|e| format!("CREATE DATABASE {name}: {e}"))?;
-        Ok(PgDb { server: format!("{server}|{query}"), name })
+            .map_err(|e| format!("CREATE DATABASE {}: {e}", db.name))?;
+        Ok(db)
     }
 
     pub(crate) fn url(&self) -> String {
-        let (server, query) = self.server.split_once('|').unwrap_or((&self.server, ""));
-        format!("{server}/{}{query}", self.name)
+        format!("{}/{}{}", self.server, self.name, self.query)
+    }
+
+    /// The server's `postgres` database, to create and drop ours from.
+    fn admin_url(&self) -> String {
+        format!("{}/postgres{}", self.server, self.query)
     }
 }
 
 impl Drop for PgDb {
     fn drop(&mut self) {
         use diesel::{Connection, RunQueryDsl};
-        let (server, query) = self.server.split_once('|').unwrap_or((&self.server, ""));
-        match diesel::PgConnection::establish(&format!("{server}/postgres{query}")) {
+        match diesel::PgConnection::establish(&self.admin_url()) {
             Ok(mut admin) => {
                 if let Err(e) = diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&mut admin) {
                     eprintln!("warning: DROP DATABASE {}: {e}", self.name);

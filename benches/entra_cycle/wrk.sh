@@ -40,7 +40,9 @@ for sc in wpost wread; do
 done
 "$BIN" serve >"$WORK/server.log" 2>&1 &
 PID=$!
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+healthy=""
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && { healthy=1; break; }; sleep 0.1; done
+[ -n "$healthy" ] || { echo "the server did not answer /healthz; its log:"; cat "$WORK/server.log"; exit 1; }
 
 echo "== seeding tenant wread with 2,000 users (entra_cycle --url)"
 grep '^wread ' "$WORK/tokens" >"$WORK/wread.tokens"
