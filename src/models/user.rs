@@ -13,6 +13,15 @@ use crate::db::update::cached_update;
 use crate::db::schema::{user_values, users};
 use crate::domain::{MULTI_VALUED, UserAttributes, new_scim_id};
 
+
+/// An equality on one of a person's identity columns, with the value already lower-cased
+/// the way those columns store it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdentityLookup {
+    UserName(String),
+    ExternalId(String),
+}
+
 #[derive(Debug, Clone, Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = users)]
 pub struct UserRow {
@@ -287,7 +296,9 @@ impl User {
     }
 
     /// Loads the values of `rows` in one query and assembles the people, in `rows` order.
-    pub fn assemble(conn: &mut AnyConnection, rows: Vec<UserRow>) -> QueryResult<Vec<User>> {
+    /// Their groups are loaded only `with_groups` (the company provisions groups; otherwise
+    /// memberships are kept but not shown, as the company's `/Groups` is closed).
+    pub fn assemble(conn: &mut AnyConnection, rows: Vec<UserRow>, with_groups: bool) -> QueryResult<Vec<User>> {
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         let values = load_values(conn, &ids)?;
         let mut by_user: HashMap<i64, Vec<ValueRow>> = HashMap::new();
@@ -295,7 +306,7 @@ impl User {
             by_user.entry(value.user_id).or_default().push(value);
         }
         let mut groups: HashMap<i64, Vec<(String, String)>> = HashMap::new();
-        if !ids.is_empty() {
+        if with_groups && !ids.is_empty() {
             for (user_id, scim_id, name) in super::group::Group::of_users(conn, &ids)? {
                 groups.entry(user_id).or_default().push((scim_id, name));
             }
@@ -312,16 +323,16 @@ impl User {
     }
 
     /// The company's person with this SCIM id, unless deprovisioned (gone for SCIM).
-    pub fn find_by_scim_id(conn: &mut AnyConnection, company: CompanyId, scim_id: &str) -> QueryResult<Option<User>> {
+    pub fn find_by_scim_id(conn: &mut AnyConnection, company: &super::Company, scim_id: &str) -> QueryResult<Option<User>> {
         let row = crate::per_backend!(conn, c => users::table
-            .filter(users::company_id.eq(company.0))
+            .filter(users::company_id.eq(company.id))
             .filter(users::scim_id.eq(scim_id))
             .filter(users::deprovisioned_at.is_null())
             .select(UserRow::as_select())
             .first(c)
             .optional())?;
         Ok(match row {
-            Some(row) => User::assemble(conn, vec![row])?.pop(),
+            Some(row) => User::assemble(conn, vec![row], company.groups_enabled)?.pop(),
             None => None,
         })
     }
@@ -449,7 +460,7 @@ impl User {
             .first(conn)
             .optional()?;
         Ok(match row {
-            Some(row) => User::assemble(conn, vec![row])?.pop(),
+            Some(row) => User::assemble(conn, vec![row], true)?.pop(),
             None => None,
         })
     }
@@ -469,6 +480,25 @@ impl User {
             .filter(condition.typed::<diesel::sql_types::Bool>())
             .count()
             .get_result(conn)
+    }
+
+    /// The company's SCIM-visible people whose userName or externalId is `lookup`'s value:
+    /// the lookup Entra makes before every create, as a statically typed query that stays
+    /// prepared without its SQL being rendered again for each request.
+    pub fn find_by_identity(conn: &mut AnyConnection, company: CompanyId, lookup: &IdentityLookup) -> QueryResult<Vec<UserRow>> {
+        crate::per_backend!(conn, c => {
+            let of_company = || {
+                users::table
+                    .filter(users::company_id.eq(company.0))
+                    .filter(users::deprovisioned_at.is_null())
+                    .order(users::id.asc())
+                    .select(UserRow::as_select())
+            };
+            match lookup {
+                IdentityLookup::UserName(lower) => of_company().filter(users::user_name_lower.eq(lower)).load(c),
+                IdentityLookup::ExternalId(lower) => of_company().filter(users::external_id_lower.eq(lower)).load(c),
+            }
+        })
     }
 
     /// One page of the company's SCIM-visible people matching `filter` (SQL from

@@ -110,7 +110,7 @@ fn link_existing(conn: &mut AnyConnection, company: &Company, row: UserRow, attr
     if company.job_title_sync {
         User::set_job_title(conn, updated.id, attrs.title.as_deref())?;
     }
-    let user = User::find_by_scim_id(conn, company.company_id(), &updated.scim_id)?
+    let user = User::find_by_scim_id(conn, company, &updated.scim_id)?
         .ok_or_else(|| ProvisioningError::NotFound("person vanished during linking".into()))?;
     let detail = if restored {
         "deprovisioned person restored and relinked by Entra ID; role and Passles unchanged".to_owned()
@@ -137,7 +137,7 @@ pub fn update_user<E: From<ProvisioningError>>(
 ) -> Result<User, E> {
     let id = company.company_id();
     for _attempt in 0..5 {
-        let user = find(conn, id, scim_id)?;
+        let user = find(conn, company, scim_id)?;
         if let Some(expected) = if_match
             && !etag_matches(expected, user.row.version)
         {
@@ -179,7 +179,7 @@ pub fn update_user<E: From<ProvisioningError>>(
 /// Rule 8: DELETE keeps the person, disabled and unlinked from SCIM.
 pub fn deprovision_user(conn: &mut AnyConnection, company: &Company, scim_id: &str, if_match: Option<&str>) -> Result<(), ProvisioningError> {
     let id = company.company_id();
-    let user = find(conn, id, scim_id)?;
+    let user = find(conn, company, scim_id)?;
     if let Some(expected) = if_match
         && !etag_matches(expected, user.row.version)
     {
@@ -190,7 +190,7 @@ pub fn deprovision_user(conn: &mut AnyConnection, company: &Company, scim_id: &s
     Ok(())
 }
 
-fn find(conn: &mut AnyConnection, company: CompanyId, scim_id: &str) -> Result<User, ProvisioningError> {
+fn find(conn: &mut AnyConnection, company: &Company, scim_id: &str) -> Result<User, ProvisioningError> {
     User::find_by_scim_id(conn, company, scim_id)?
         .ok_or_else(|| ProvisioningError::NotFound(format!("no user with id {scim_id:?}")))
 }

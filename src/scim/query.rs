@@ -9,6 +9,7 @@ use super::filter::{AttrPath, CompValue, CompareOp, Filter};
 use super::schema::{self, ENTERPRISE_ATTRIBUTES, ENTERPRISE_SCHEMA, USER_ATTRIBUTES, USER_SCHEMA};
 use crate::db::sql::Sql;
 use crate::models::CompanyId;
+use crate::models::user::IdentityLookup;
 
 fn invalid(detail: impl Into<String>) -> ScimError {
     ScimError::bad_request(ScimType::InvalidFilter, detail)
@@ -141,6 +142,17 @@ struct Dialect {
 
 const USERS: Dialect = Dialect { resolve, element_column, subquery: values_subquery };
 const GROUPS: Dialect = Dialect { resolve: resolve_group, element_column: member_column, subquery: members_subquery };
+
+/// `filter` as a single indexed identity lookup, when it is exactly `userName eq "…"` or
+/// `externalId eq "…"` (what Entra asks before every create); other filters go through SQL.
+pub fn identity_lookup(filter: &Filter) -> Option<IdentityLookup> {
+    let Filter::Compare(path, CompareOp::Eq, CompValue::String(value)) = filter else { return None };
+    match resolve(path).ok()? {
+        Place::Column("users.user_name_lower", Kind::TextCi) => Some(IdentityLookup::UserName(value.to_lowercase())),
+        Place::Column("users.external_id_lower", Kind::TextCi) => Some(IdentityLookup::ExternalId(value.to_lowercase())),
+        _ => None,
+    }
+}
 
 /// The WHERE condition for `filter` over the company's users.
 pub fn user_filter(filter: &Filter, company: CompanyId) -> Result<Sql, ScimError> {

@@ -15,7 +15,7 @@ use super::schema::{ENTERPRISE_ATTRIBUTES, ENTERPRISE_SCHEMA, USER_ATTRIBUTES, U
 use super::user_json::{parse_user, render_user};
 use super::query;
 use crate::db::AnyConnection;
-use crate::models::CompanyId;
+use crate::models::Company;
 use crate::models::user::User;
 use crate::provisioning::users::{self as rules, etag};
 use crate::provisioning::ProvisioningError;
@@ -107,7 +107,7 @@ pub async fn get(credentials: ScimCredentials, req: HttpRequest, id: web::Path<(
     let scim_id = id.into_inner().1;
     let (ctx, user) = credentials
         .read(move |conn, company| {
-            User::find_by_scim_id(conn, company.company_id(), &scim_id)?
+            User::find_by_scim_id(conn, company, &scim_id)?
                 .ok_or_else(|| ScimError::not_found("no user with this id in this company"))
         })
         .await?;
@@ -176,7 +176,7 @@ async fn list_users(credentials: ScimCredentials, params: Result<ListParams, Sci
         .read(move |conn, company| {
             let params = params?;
             let (start_index, offset, count) = page_of(&params);
-            let (total, users) = find_user_page(conn, company.company_id(), &params, offset, count)?;
+            let (total, users) = find_user_page(conn, company, &params, offset, count)?;
             Ok((params, start_index, total, users))
         })
         .await?;
@@ -198,7 +198,7 @@ pub async fn search_all(credentials: ScimCredentials, body: web::Payload) -> Res
         .read(move |conn, company| {
             let params = params?;
             let (start_index, offset, count) = page_of(&params);
-            let (user_total, users) = find_user_page(conn, company.company_id(), &params, offset, count)?;
+            let (user_total, users) = find_user_page(conn, company, &params, offset, count)?;
             let (group_offset, room) = ((offset - user_total).max(0), count - users.len() as i64);
             let (group_total, groups) = if company.groups_enabled {
                 // A filter naming user-only attributes simply matches no group.
@@ -215,12 +215,9 @@ pub async fn search_all(credentials: ScimCredentials, body: web::Payload) -> Res
 }
 
 /// The users of one page and the total, with the filter and sorting translated to SQL.
-fn find_user_page(conn: &mut AnyConnection, company: CompanyId, params: &ListParams, offset: i64, count: i64) -> Result<(i64, Vec<User>), ScimError> {
+fn find_user_page(conn: &mut AnyConnection, company: &Company, params: &ListParams, offset: i64, count: i64) -> Result<(i64, Vec<User>), ScimError> {
     let filter = match params.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
-        Some(text) => {
-            let parsed = parse_filter(text).map_err(|e| ScimError::bad_request(ScimType::InvalidFilter, format!("invalid filter: {e}")))?;
-            Some(query::user_filter(&parsed, company)?)
-        }
+        Some(text) => Some(parse_filter(text).map_err(|e| ScimError::bad_request(ScimType::InvalidFilter, format!("invalid filter: {e}")))?),
         None => None,
     };
     let descending = match params.sort_order.as_deref().map(str::to_ascii_lowercase).as_deref() {
@@ -232,8 +229,19 @@ fn find_user_page(conn: &mut AnyConnection, company: CompanyId, params: &ListPar
         Some(by) => Some(query::user_sort(by, descending)?),
         None => None,
     };
-    let (total, rows) = User::search(conn, company, filter, sort, offset, count)?;
-    Ok((total, User::assemble(conn, rows)?))
+    let (total, rows) = match (filter.as_ref().and_then(query::identity_lookup), sort) {
+        // Entra's lookup before a create: a handful of rows at most, paged here.
+        (Some(lookup), None) => {
+            let rows = User::find_by_identity(conn, company.company_id(), &lookup)?;
+            let total = rows.len() as i64;
+            (total, rows.into_iter().skip(offset.max(0) as usize).take(count.max(0) as usize).collect())
+        }
+        (_, sort) => {
+            let condition = filter.as_ref().map(|f| query::user_filter(f, company.company_id())).transpose()?;
+            User::search(conn, company.company_id(), condition, sort, offset, count)?
+        }
+    };
+    Ok((total, User::assemble(conn, rows, company.groups_enabled)?))
 }
 
 fn render_users(users: &[User], ctx: &ScimContext, projection: &Projection) -> Vec<Value> {

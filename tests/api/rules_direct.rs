@@ -97,7 +97,7 @@ async fn rule_8_disable_delete_and_restore_lose_nothing(backend: Backend) {
     assert_eq!(PersonStatus::of(&disabled.row, 1), PersonStatus::DisabledInEntra);
     assert_eq!(Assignment::for_user(&mut conn, id, user.row.id).unwrap().len(), 1, "assignments kept while disabled");
     deprovision_user(&mut conn, &company, &user.row.scim_id, None).unwrap();
-    assert!(User::find_by_scim_id(&mut conn, id, &user.row.scim_id).unwrap().is_none(), "gone for SCIM");
+    assert!(User::find_by_scim_id(&mut conn, &company, &user.row.scim_id).unwrap().is_none(), "gone for SCIM");
     let kept = User::find_for_portal(&mut conn, id, user.row.id).unwrap().unwrap();
     assert!(kept.row.deprovisioned_at.is_some());
     let restored = create_user(&mut conn, &company, person("A@x.example")).unwrap();
