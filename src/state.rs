@@ -5,10 +5,12 @@ use std::sync::Arc;
 
 use crate::db::Database;
 use crate::scim::auth::LastUsedThrottle;
+use crate::scim::token_cache::TokenCache;
 
 #[derive(Clone)]
 pub struct AppState {
     pub db: Database,
     pub public_url: PublicUrl,
     pub scim_last_used: Arc<LastUsedThrottle>,
+    pub scim_tokens: Arc<TokenCache>,
 }

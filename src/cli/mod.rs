@@ -26,7 +26,7 @@ Commands:
   admin create --company S --email E        create a company admin account (password on stdin)
   passle create --company S --name N        create a Passle for a company
   token generate --company S                print the Tenant URL and a new SCIM secret token
-                                            (the previous token stops working)
+                                            (the previous token stops working within a second)
   demo                                      create a demo company with staff and admin sign-ins
   help                                      show this text
 

@@ -11,6 +11,7 @@
 //! parallel on the reader pool thanks to WAL). PostgreSQL uses one pool for both.
 
 mod connection;
+pub mod epoch;
 mod migrations;
 pub mod schema;
 pub mod sql;
@@ -235,7 +236,9 @@ where
     let task = actix_web::web::block(move || {
         let _entered = span.enter();
         let mut conn = pool.get().map_err(DbError::Pool)?;
-        work(&mut conn)
+        let result = work(&mut conn);
+        epoch::finished();
+        result
     });
     match task.await {
         Ok(result) => result,

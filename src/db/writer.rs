@@ -157,6 +157,7 @@ fn run_batch(conn: &mut AnyConnection, batch: Vec<Job>) -> bool {
     }
     let deliveries: Vec<Delivery> = batch.into_iter().filter_map(|job| job(Ok(&mut *conn))).collect();
     let outcome = <AnyConnection as Connection>::TransactionManager::commit_transaction(conn).map_err(DbError::Query);
+    super::epoch::finished();
     let broken = matches!(outcome, Err(DbError::Query(diesel::result::Error::RollbackErrorOnCommit { .. })));
     for deliver in deliveries {
         deliver(outcome.as_ref().map(|_| ()));

@@ -89,18 +89,21 @@ impl Company {
     }
 
     pub fn set_entra_enabled(conn: &mut AnyConnection, id: CompanyId, on: bool) -> QueryResult<usize> {
+        crate::db::epoch::changed();
         diesel::update(companies::table.find(id.0))
             .set((companies::entra_enabled.eq(on), companies::updated_at.eq(super::now())))
             .execute(conn)
     }
 
     pub fn set_job_title_sync(conn: &mut AnyConnection, id: CompanyId, on: bool) -> QueryResult<usize> {
+        crate::db::epoch::changed();
         diesel::update(companies::table.find(id.0))
             .set((companies::job_title_sync.eq(on), companies::updated_at.eq(super::now())))
             .execute(conn)
     }
 
     pub fn set_groups_enabled(conn: &mut AnyConnection, id: CompanyId, on: bool) -> QueryResult<usize> {
+        crate::db::epoch::changed();
         diesel::update(companies::table.find(id.0))
             .set((companies::groups_enabled.eq(on), companies::updated_at.eq(super::now())))
             .execute(conn)
@@ -111,6 +114,7 @@ impl Company {
         id: CompanyId,
         mode: ProvisioningMode,
     ) -> QueryResult<usize> {
+        crate::db::epoch::changed();
         diesel::update(companies::table.find(id.0))
             .set((companies::provisioning_mode.eq(mode.as_str()), companies::updated_at.eq(super::now())))
             .execute(conn)

@@ -39,6 +39,7 @@ impl ScimToken {
     /// Revokes the company's current token (if any) and stores a new one, in one transaction
     /// so that exactly one token is live afterwards. Returns the secret to show once.
     pub fn rotate(conn: &mut AnyConnection, company: CompanyId, shortcode: &Shortcode) -> QueryResult<Secret> {
+        crate::db::epoch::changed();
         let secret = generate_secret(shortcode);
         conn.transaction(|conn| {
             ScimToken::revoke_all(conn, company)?;
@@ -56,6 +57,7 @@ impl ScimToken {
 
     /// Revokes every live token of the company; returns how many were live.
     pub fn revoke_all(conn: &mut AnyConnection, company: CompanyId) -> QueryResult<usize> {
+        crate::db::epoch::changed();
         diesel::update(
             scim_tokens::table
                 .filter(scim_tokens::company_id.eq(company.0))

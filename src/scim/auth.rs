@@ -1,6 +1,7 @@
 //! Bearer-token authentication of SCIM requests: one SHA-256 and one indexed lookup per
 //! request (no Argon2: tokens are 131-bit random secrets), so Entra's thousands of requests
-//! per cycle cost nothing noticeable. Rotation or revocation takes effect at the next request.
+//! per cycle cost nothing noticeable; recent checks are remembered for a second
+//! (`token_cache`). Rotation or revocation through this server takes effect at the next request.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -10,6 +11,7 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
 
 use super::error::ScimError;
+use super::token_cache::TokenCache;
 use crate::db::{AnyConnection, DbError};
 use crate::domain::{Secret, constant_time_eq};
 use crate::models::Company;
@@ -57,8 +59,13 @@ enum Lookup {
     Unknown,
 }
 
-fn lookup(conn: &mut AnyConnection, digest: &str) -> Result<Lookup, DbError> {
+fn lookup(conn: &mut AnyConnection, tokens: &TokenCache, digest: &str) -> Result<Lookup, DbError> {
+    if let Some((token, company)) = tokens.get(digest) {
+        return Ok(Lookup::Live(token, company));
+    }
+    let epoch = crate::db::epoch::current();
     if let Some((token, company)) = ScimToken::find_live_by_digest(conn, digest)? {
+        tokens.put(digest, epoch, &token, &company);
         return Ok(Lookup::Live(token, company));
     }
     if let Some(company) = ScimToken::company_of_revoked(conn, digest)?
@@ -79,8 +86,8 @@ enum Needs {
 
 /// Checks the token against the URL's company on `conn`: the live token and its company.
 /// Refusals here are the company's settings, not its data: they are never recorded.
-fn authorize(conn: &mut AnyConnection, digest: &str, shortcode: &str, needs: Needs) -> Result<(ScimToken, Company), ScimError> {
-    let (token, company) = match lookup(conn, digest)? {
+fn authorize(conn: &mut AnyConnection, tokens: &TokenCache, digest: &str, shortcode: &str, needs: Needs) -> Result<(ScimToken, Company), ScimError> {
+    let (token, company) = match lookup(conn, tokens, digest)? {
         Lookup::Live(token, company) => (token, company),
         Lookup::Disconnected => {
             return Err(ScimError::forbidden(
@@ -161,11 +168,12 @@ impl ScimCredentials {
         T: Send + 'static,
     {
         let (digest, shortcode, needs) = (self.digest.clone(), self.shortcode.clone(), self.needs);
+        let tokens = self.state.scim_tokens.clone();
         let (token, company, value) = self
             .state
             .db
             .read(move |conn| {
-                let (token, company) = authorize(conn, &digest, &shortcode, needs)?;
+                let (token, company) = authorize(conn, &tokens, &digest, &shortcode, needs)?;
                 let value = work(conn, &company)?;
                 Ok::<_, ScimError>((token, company, value))
             })
@@ -206,11 +214,12 @@ impl ScimCredentials {
         T: Send + 'static,
     {
         let (digest, shortcode, needs) = (self.digest.clone(), self.shortcode.clone(), self.needs);
+        let tokens = self.state.scim_tokens.clone();
         let outcome = self
             .state
             .db
             .write(move |conn| {
-                let (token, company) = authorize(conn, &digest, &shortcode, needs).map_err(JobError::Unattributed)?;
+                let (token, company) = authorize(conn, &tokens, &digest, &shortcode, needs).map_err(JobError::Unattributed)?;
                 match work(conn, &company) {
                     Ok(value) => Ok((token, company, value)),
                     Err(err) => Err(JobError::Company(Box::new((token, company)), err)),

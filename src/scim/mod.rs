@@ -10,6 +10,7 @@ pub mod http;
 pub mod patch;
 pub mod query;
 pub mod schema;
+pub mod token_cache;
 pub mod user_json;
 pub mod users;
 pub mod discovery;

@@ -8,8 +8,33 @@ on_both_backends!(
     staff_and_admin_accounts_take_their_password_from_stdin,
     passle_create_needs_a_known_company_and_a_unique_name,
     token_generate_prints_a_tenant_url_and_a_token_that_replaces_the_last,
+    a_token_replaced_by_the_cli_stops_working_within_a_second,
     demo_creates_a_company_with_three_passles_and_two_sign_ins,
 );
+
+/// The server remembers a token check for a second (`scim::token_cache`); a rotation by the CLI,
+/// another process, is not seen at once but must take effect within that second.
+async fn a_token_replaced_by_the_cli_stops_working_within_a_second(backend: Backend) {
+    let app = spawn!(backend);
+    app.cli(&["company", "create", "--shortcode", "a01", "--name", "Acme", "--enable-entra"], None);
+    let first = token_from(&stdout(&app.cli(&["token", "generate", "--company", "a01"], None))).1;
+    let old = app.scim_with_token("a01", &first);
+    assert_eq!(old.get("/Users").await.status, 200);
+
+    let second = token_from(&stdout(&app.cli(&["token", "generate", "--company", "a01"], None))).1;
+    assert_eq!(app.scim_with_token("a01", &second).get("/Users").await.status, 200, "the new token works at once");
+    let started = std::time::Instant::now();
+    loop {
+        let status = old.get("/Users").await.status;
+        if status == 401 {
+            break;
+        }
+        assert_eq!(status, 200);
+        assert!(started.elapsed() < std::time::Duration::from_secs(3), "the replaced token still works after 3 s");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(old.get("/Users").await.status, 401, "and stays refused");
+}
 
 async fn company_create_then_errors_for_duplicates_and_bad_shortcodes(backend: Backend) {
     let db = test_db!(backend);
