@@ -103,7 +103,7 @@ fn run(listener: TcpListener, state: AppState, pool_size: u32) -> anyhow::Result
         App::new()
             .app_data(state.clone())
             .configure(crate::routes::configure)
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
     })
     .shutdown_timeout(10)
     // Blocking threads only wait for a pooled connection beyond the pool's size; capping them

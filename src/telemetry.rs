@@ -15,3 +15,25 @@ pub fn init(filter: &str) {
         .with_writer(std::io::stderr)
         .try_init();
 }
+
+/// The root span of each request: tracing-actix-web's, but only built when it will be logged.
+/// Building it works out the route pattern, a second regex match of the path (with the
+/// connection info and request id, ~5% of a SCIM read's CPU), even when the log level drops it.
+pub struct RequestSpan;
+
+impl tracing_actix_web::RootSpanBuilder for RequestSpan {
+    fn on_request_start(request: &actix_web::dev::ServiceRequest) -> tracing::Span {
+        if tracing::enabled!(tracing::Level::INFO) {
+            tracing_actix_web::root_span!(request)
+        } else {
+            tracing::Span::none()
+        }
+    }
+
+    fn on_request_end<B: actix_web::body::MessageBody>(
+        span: tracing::Span,
+        outcome: &Result<actix_web::dev::ServiceResponse<B>, actix_web::Error>,
+    ) {
+        tracing_actix_web::DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
+}
