@@ -205,7 +205,13 @@ fn remove_path(resource: &mut Map<String, Value>, path: &str, core_urn: &str) {
 
 /// A SCIM JSON response.
 pub fn respond(status: StatusCode, body: &Value) -> HttpResponse {
-    HttpResponse::build(status).content_type(SCIM_CONTENT_TYPE).body(body.to_string())
+    HttpResponse::build(status).content_type(SCIM_CONTENT_TYPE).body(json_bytes(body))
+}
+
+/// The JSON text of `body`, written straight into bytes (`to_string` goes through
+/// `fmt::Display`, one formatter call per token).
+fn json_bytes(body: &Value) -> Vec<u8> {
+    serde_json::to_vec(body).unwrap_or_default()
 }
 
 /// A single-resource response with `ETag` (and `Location` for creations).
@@ -215,7 +221,7 @@ pub fn respond_resource(status: StatusCode, body: &Value, etag: &str, location: 
     if let Some(location) = location {
         builder.insert_header(("Location", location.to_owned()));
     }
-    builder.body(body.to_string())
+    builder.body(json_bytes(body))
 }
 
 /// `If-Match` as sent, if any.
@@ -226,13 +232,14 @@ pub fn if_match(req: &HttpRequest) -> Option<String> {
 pub const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 
 pub fn list_response(total: i64, start_index: i64, resources: Vec<Value>) -> Value {
-    serde_json::json!({
-        "schemas": [LIST_SCHEMA],
-        "totalResults": total,
-        "startIndex": start_index,
-        "itemsPerPage": resources.len(),
-        "Resources": resources,
-    })
+    // Built by hand: `json!` would serialize `resources` into a copy of itself.
+    let mut list = Map::new();
+    list.insert("schemas".into(), Value::Array(vec![Value::from(LIST_SCHEMA)]));
+    list.insert("totalResults".into(), Value::from(total));
+    list.insert("startIndex".into(), Value::from(start_index));
+    list.insert("itemsPerPage".into(), Value::from(resources.len()));
+    list.insert("Resources".into(), Value::Array(resources));
+    Value::Object(list)
 }
 
 #[cfg(test)]
