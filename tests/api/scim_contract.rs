@@ -388,6 +388,23 @@ async fn count_zero_returns_only_the_total(backend: Backend) {
     let filtered = scim.get("/Users?count=0&filter=userName+sw+%22user01%22").await;
     assert_eq!(filtered.body["totalResults"], 1);
     assert_eq!(filtered.body["Resources"], json!([]));
+
+    // Entra's own lookups (userName eq, externalId eq) take a shorter road: same paging.
+    for filter in ["userName+eq+%22USER02@Acme.Example%22", "externalId+eq+%22User02%22"] {
+        let page = |query: String| {
+            let scim = &scim;
+            async move { scim.get(&format!("/Users?filter={filter}{query}")).await }
+        };
+        let all = page(String::new()).await;
+        assert_eq!((all.status, &all.body["totalResults"], &all.body["itemsPerPage"]), (200, &json!(1), &json!(1)), "{filter}: {}", all.body);
+        assert_eq!(all.body["Resources"][0]["userName"], "user02@acme.example", "{filter}");
+        for query in ["&count=0", "&startIndex=2", "&startIndex=2&count=5"] {
+            let empty = page(query.to_owned()).await;
+            assert_eq!((&empty.body["totalResults"], &empty.body["Resources"]), (&json!(1), &json!([])), "{filter}{query}: {}", empty.body);
+        }
+        let first = page("&startIndex=1&count=1".to_owned()).await;
+        assert_eq!((&first.body["totalResults"], &first.body["startIndex"], &first.body["itemsPerPage"]), (&json!(1), &json!(1), &json!(1)), "{filter}");
+    }
 }
 
 async fn count_above_1000_is_capped_at_1000(backend: Backend) {

@@ -546,15 +546,21 @@ async fn with_the_groups_switch_off_every_groups_route_is_403_saying_so(backend:
     // A group created while the switch was on is untouchable once it is off, and intact after.
     app.set_groups_enabled("acme", true);
     let id = scim.create_group("Sales").await;
+    let member = scim.create_user("ines@acme.example").await;
+    add_members(&scim, &id, &[&member]).await;
     app.set_groups_enabled("acme", false);
     for (what, response) in all_routes(id.clone()).await {
         check(response, what);
     }
     assert_eq!(failures(), 0, "a company setting is not a provisioning event: nothing recorded");
     assert_eq!(scim.get("/Users").await.status, 200, "users are not affected");
+    // The membership is kept but not shown while the company's /Groups is closed.
+    let user = scim.get(&format!("/Users/{member}")).await;
+    assert_eq!((user.status, user.body.get("groups")), (200, None), "{}", user.body);
     app.set_groups_enabled("acme", true);
     assert_eq!(group(&scim, &id).await["displayName"], "Sales");
     assert_eq!(scim.get("/Groups").await.body["totalResults"], 1);
+    assert_eq!(scim.get(&format!("/Users/{member}")).await.body["groups"][0]["value"], id.as_str(), "shown again");
 }
 
 async fn discovery_lists_the_group_schema_and_resource_type(backend: Backend) {
