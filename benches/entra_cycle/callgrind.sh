@@ -18,7 +18,10 @@ cargo bench --bench entra_cycle --no-run
 BIN=$TARGET/release/entrada
 WORK=$(mktemp -d)
 PID=""
-cleanup() { if [ -n "$PID" ]; then kill -INT "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi; }
+cleanup() {
+  if [ -n "$PID" ]; then kill -INT "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi
+  rm -f "$WORK"/entrada.db*   # the callgrind output stays for callgrind_annotate
+}
 trap cleanup EXIT
 export DATABASE_URL=$WORK/entrada.db BIND=127.0.0.1:$PORT PUBLIC_URL=http://127.0.0.1:$PORT RUST_LOG=warn
 wait_healthy() {
@@ -49,7 +52,7 @@ callgrind_control -i off "$PID" >/dev/null
 callgrind_control -d "$PID" >/dev/null
 kill -INT "$PID"; wait "$PID" || true
 PID=""
-OUT=$(ls -S "$WORK"/callgrind.out* | head -n1)
+OUT=$WORK/callgrind.out.1   # the dump taken above (callgrind.out itself is the empty exit dump)
 TOTAL=$(callgrind_annotate "$OUT" 2>/dev/null | awk '/PROGRAM TOTALS/ && !t {gsub(",", "", $1); t = $1} END {print t}')
 REQUESTS=$(awk '/requests in/{print $1; exit}' "$WORK/wrk.txt")
 echo "instructions: $TOTAL   requests: $REQUESTS   instructions per request: $((TOTAL / REQUESTS))"

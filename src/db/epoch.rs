@@ -21,6 +21,8 @@ pub fn current() -> u64 {
 }
 
 /// Called by the models that change tokens or company settings, inside their transaction.
+/// The second bump comes from `finished`, which `Database::write` calls after the commit; a
+/// change made on a bare connection (tests, the CLI's own process) gets only this one.
 pub fn changed() {
     EPOCH.fetch_add(1, Ordering::AcqRel);
     PENDING.with(|p| p.set(true));

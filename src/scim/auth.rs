@@ -11,7 +11,7 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
 
 use super::error::ScimError;
-use super::token_cache::TokenCache;
+use super::token_cache::{LookupStart, TokenCache};
 use crate::db::{AnyConnection, DbError};
 use crate::domain::{Secret, constant_time_eq};
 use crate::models::Company;
@@ -63,9 +63,9 @@ fn lookup(conn: &mut AnyConnection, tokens: &TokenCache, digest: &str) -> Result
     if let Some((token, company)) = tokens.get(digest) {
         return Ok(Lookup::Live(token, company));
     }
-    let epoch = crate::db::epoch::current();
+    let start = LookupStart::now();
     if let Some((token, company)) = ScimToken::find_live_by_digest(conn, digest)? {
-        tokens.put(digest, epoch, &token, &company);
+        tokens.put(digest, start, &token, &company);
         return Ok(Lookup::Live(token, company));
     }
     if let Some(company) = ScimToken::company_of_revoked(conn, digest)?

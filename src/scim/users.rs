@@ -220,6 +220,13 @@ fn find_user_page(conn: &mut AnyConnection, company: &Company, params: &ListPara
         Some(text) => Some(parse_filter(text).map_err(|e| ScimError::bad_request(ScimType::InvalidFilter, format!("invalid filter: {e}")))?),
         None => None,
     };
+    // Entra's lookup before a create gets its own static query; any other filter becomes SQL
+    // here, before the sort is looked at, so a bad filter is reported first.
+    let lookup = filter.as_ref().and_then(query::identity_lookup);
+    let condition = match (&lookup, &filter) {
+        (None, Some(f)) => Some(query::user_filter(f, company.company_id())?),
+        _ => None,
+    };
     let descending = match params.sort_order.as_deref().map(str::to_ascii_lowercase).as_deref() {
         None | Some("") | Some("ascending") => false,
         Some("descending") => true,
@@ -229,17 +236,18 @@ fn find_user_page(conn: &mut AnyConnection, company: &Company, params: &ListPara
         Some(by) => Some(query::user_sort(by, descending)?),
         None => None,
     };
-    let (total, rows) = match (filter.as_ref().and_then(query::identity_lookup), sort) {
-        // Entra's lookup before a create: a handful of rows at most, paged here.
+    let (total, rows) = match (lookup, sort) {
+        // At most one row (unique index), paged here.
         (Some(lookup), None) => {
             let rows = User::find_by_identity(conn, company.company_id(), &lookup)?;
             let total = rows.len() as i64;
             (total, rows.into_iter().skip(offset.max(0) as usize).take(count.max(0) as usize).collect())
         }
-        (_, sort) => {
+        (Some(_), Some(sort)) => {
             let condition = filter.as_ref().map(|f| query::user_filter(f, company.company_id())).transpose()?;
-            User::search(conn, company.company_id(), condition, sort, offset, count)?
+            User::search(conn, company.company_id(), condition, Some(sort), offset, count)?
         }
+        (None, sort) => User::search(conn, company.company_id(), condition, sort, offset, count)?,
     };
     Ok((total, User::assemble(conn, rows, company.groups_enabled)?))
 }

@@ -30,7 +30,8 @@ async fn a_token_replaced_by_the_cli_stops_working_within_a_second(backend: Back
             break;
         }
         assert_eq!(status, 200);
-        assert!(started.elapsed() < std::time::Duration::from_secs(3), "the replaced token still works after 3 s");
+        // One second, plus room for a loaded test machine.
+        assert!(started.elapsed() < std::time::Duration::from_millis(1800), "the replaced token still works after 1.8 s");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(old.get("/Users").await.status, 401, "and stays refused");

@@ -405,6 +405,23 @@ async fn count_zero_returns_only_the_total(backend: Backend) {
         let first = page("&startIndex=1&count=1".to_owned()).await;
         assert_eq!((&first.body["totalResults"], &first.body["startIndex"], &first.body["itemsPerPage"]), (&json!(1), &json!(1), &json!(1)), "{filter}");
     }
+    // A bad filter is reported before a bad sort order.
+    let both = scim.get("/Users?filter=bogus+eq+%22x%22&sortOrder=sideways").await;
+    assert_eq!((both.status, &both.body["scimType"]), (400, &json!("invalidFilter")), "{}", both.body);
+    // The same lookup as a search body, on /Users/.search and on /.search.
+    for path in ["/Users/.search", "/.search"] {
+        let search = |extra: Value| {
+            let mut body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": "userName eq \"user03@acme.example\""});
+            body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            let scim = &scim;
+            async move { scim.post(path, body).await }
+        };
+        let found = search(json!({})).await;
+        assert_eq!((found.status, &found.body["totalResults"]), (200, &json!(1)), "{path}: {}", found.body);
+        assert_eq!(found.body["Resources"][0]["userName"], "user03@acme.example", "{path}");
+        let past = search(json!({"startIndex": 2})).await;
+        assert_eq!((&past.body["totalResults"], &past.body["Resources"]), (&json!(1), &json!([])), "{path}: {}", past.body);
+    }
 }
 
 async fn count_above_1000_is_capped_at_1000(backend: Backend) {
