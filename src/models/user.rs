@@ -13,7 +13,6 @@ use crate::db::update::cached_update;
 use crate::db::schema::{user_values, users};
 use crate::domain::{MULTI_VALUED, UserAttributes, new_scim_id};
 
-
 /// An equality on one of a person's identity columns, with the value already lower-cased
 /// the way those columns store it.
 #[derive(Debug, Clone, PartialEq, Eq)]

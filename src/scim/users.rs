@@ -236,18 +236,14 @@ fn find_user_page(conn: &mut AnyConnection, company: &Company, params: &ListPara
         Some(by) => Some(query::user_sort(by, descending)?),
         None => None,
     };
-    let (total, rows) = match (lookup, sort) {
-        // At most one row (unique index), paged here.
-        (Some(lookup), None) => {
+    let (total, rows) = match lookup {
+        // At most one row (unique index), paged here; the sort, checked above, cannot reorder it.
+        Some(lookup) => {
             let rows = User::find_by_identity(conn, company.company_id(), &lookup)?;
             let total = rows.len() as i64;
             (total, rows.into_iter().skip(offset.max(0) as usize).take(count.max(0) as usize).collect())
         }
-        (Some(_), Some(sort)) => {
-            let condition = filter.as_ref().map(|f| query::user_filter(f, company.company_id())).transpose()?;
-            User::search(conn, company.company_id(), condition, Some(sort), offset, count)?
-        }
-        (None, sort) => User::search(conn, company.company_id(), condition, sort, offset, count)?,
+        None => User::search(conn, company.company_id(), condition, sort, offset, count)?,
     };
     Ok((total, User::assemble(conn, rows, company.groups_enabled)?))
 }
