@@ -24,7 +24,7 @@ use diesel::r2d2::{Pool, PooledConnection};
 use tracing::Span;
 
 pub use connection::{AnyConnection, Backend, ConnectionManager, MultiBackend, establish, init_postgres_client};
-pub use migrations::run_migrations;
+pub use migrations::{POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS, run_migrations};
 
 /// Errors from the database layer, before any layer gives them a meaning.
 #[derive(Debug, thiserror::Error)]

@@ -54,29 +54,21 @@ diesel::table! {
         updated_at -> Timestamp,
         version -> BigInt,
         deprovisioned_key -> Nullable<Text>,
+        scim_values -> Text,
     }
 }
 
 diesel::table! {
-    user_values (id) {
-        id -> BigInt,
+    user_lookups (user_id, attribute, position) {
         user_id -> BigInt,
-        company_id -> BigInt,
         attribute -> Text,
         position -> Integer,
+        company_id -> BigInt,
+        value_lower -> Nullable<Text>,
         #[sql_name = "type"]
         type_ -> Nullable<Text>,
         is_primary -> Nullable<Bool>,
-        value -> Nullable<Text>,
-        value_lower -> Nullable<Text>,
         display -> Nullable<Text>,
-        formatted -> Nullable<Text>,
-        street_address -> Nullable<Text>,
-        locality -> Nullable<Text>,
-        region -> Nullable<Text>,
-        postal_code -> Nullable<Text>,
-        country -> Nullable<Text>,
-        raw_json -> Nullable<Text>,
     }
 }
 
@@ -203,7 +195,7 @@ diesel::joinable!(group_mappings -> groups (group_id));
 diesel::joinable!(group_mappings -> passles (passle_id));
 diesel::joinable!(passles -> companies (company_id));
 diesel::joinable!(users -> companies (company_id));
-diesel::joinable!(user_values -> users (user_id));
+diesel::joinable!(user_lookups -> users (user_id));
 diesel::joinable!(passle_assignments -> users (user_id));
 diesel::joinable!(passle_assignments -> passles (passle_id));
 diesel::joinable!(scim_tokens -> companies (company_id));
@@ -215,7 +207,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     companies,
     passles,
     users,
-    user_values,
+    user_lookups,
     passle_assignments,
     scim_tokens,
     accounts,

@@ -22,6 +22,9 @@ pub enum Sql {
     Bool(bool),
     Timestamp(NaiveDateTime),
     Seq(Vec<Sql>),
+    /// A fragment written for each backend (JSON functions differ): only the concrete
+    /// SQLite and PostgreSQL connections can run it, not `MultiBackend`.
+    PerBackend(Box<(Sql, Sql)>),
 }
 
 impl Sql {
@@ -36,6 +39,11 @@ impl Sql {
 
     pub fn seq(parts: impl IntoIterator<Item = Sql>) -> Sql {
         Sql::Seq(parts.into_iter().collect())
+    }
+
+    /// `sqlite` on SQLite, `postgres` on PostgreSQL.
+    pub fn per_backend(sqlite: Sql, postgres: Sql) -> Sql {
+        Sql::PerBackend(Box::new((sqlite, postgres)))
     }
 
     /// This fragment as a typed diesel expression (`Bool` for filters, `Text` for ordering).
@@ -58,7 +66,7 @@ pub trait SqlBackend: Backend {
 }
 
 macro_rules! sql_backend {
-    ($($db:ty),*) => {$(
+    ($($db:ty => $pick:expr),*) => {$(
         impl SqlBackend for $db {
             fn walk<'b>(sql: &'b Sql, out: &mut AstPass<'_, 'b, Self>) -> diesel::QueryResult<()> {
                 match sql {
@@ -72,13 +80,22 @@ macro_rules! sql_backend {
                             Self::walk(part, out)?;
                         }
                     }
+                    Sql::PerBackend(both) => {
+                        let pick: fn(&(Sql, Sql)) -> Option<&Sql> = $pick;
+                        let Some(part) = pick(both) else {
+                            return Err(diesel::result::Error::QueryBuilderError(
+                                "this SQL is written per backend: run it on the concrete connection".into(),
+                            ));
+                        };
+                        Self::walk(part, out)?;
+                    }
                 }
                 Ok(())
             }
         }
     )*};
 }
-sql_backend!(MultiBackend, diesel::sqlite::Sqlite, diesel::pg::Pg);
+sql_backend!(MultiBackend => |_| None, diesel::sqlite::Sqlite => |both| Some(&both.0), diesel::pg::Pg => |both| Some(&both.1));
 
 impl<ST, DB: SqlBackend> QueryFragment<DB> for SqlExpr<ST> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> diesel::QueryResult<()> {

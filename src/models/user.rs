@@ -1,5 +1,6 @@
-//! People of a company: the `users` row (product state + the SCIM attributes that are
-//! columns) and their `user_values` rows (everything else SCIM sent).
+//! People of a company: the `users` row (product state, the SCIM attributes that are
+//! columns, and everything else SCIM sent as one JSON document) and their `user_lookups`
+//! rows (the values Entra may match on, indexed for filters).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -10,7 +11,7 @@ use serde_json::{Map, Value};
 use super::CompanyId;
 use crate::db::AnyConnection;
 use crate::db::update::cached_update;
-use crate::db::schema::{user_values, users};
+use crate::db::schema::{user_lookups, users};
 use crate::domain::{MULTI_VALUED, UserAttributes, new_scim_id};
 
 /// An equality on one of a person's identity columns, with the value already lower-cased
@@ -49,96 +50,47 @@ pub struct UserRow {
     pub updated_at: NaiveDateTime,
     pub version: i64,
     pub deprovisioned_key: Option<String>,
+    /// The SCIM attributes that are not columns, as a JSON object (see [`document_of`]).
+    pub scim_values: String,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = user_values)]
-pub struct ValueRow {
-    pub id: i64,
-    pub user_id: i64,
-    pub company_id: i64,
-    pub attribute: String,
-    pub position: i32,
-    pub type_: Option<String>,
-    pub is_primary: Option<bool>,
-    pub value: Option<String>,
-    pub value_lower: Option<String>,
-    pub display: Option<String>,
-    pub formatted: Option<String>,
-    pub street_address: Option<String>,
-    pub locality: Option<String>,
-    pub region: Option<String>,
-    pub postal_code: Option<String>,
-    pub country: Option<String>,
-    pub raw_json: Option<String>,
-}
-
-// `None` is NULL, not DEFAULT: every row is the same statement (one cached INSERT on
-// SQLite) and rows can share one multi-row INSERT (PostgreSQL).
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = user_values, treat_none_as_default_value = false)]
-struct NewValue {
+/// An indexed value of a person: an element of `emails`, or an enterprise or custom extension
+/// attribute (what Entra may be told to match on). Lower-cased as filters compare them.
+// `None` is NULL, not DEFAULT: every row is the same statement (one cached INSERT on SQLite)
+// and rows can share one multi-row INSERT (PostgreSQL).
+#[derive(Debug, Clone, PartialEq, Insertable)]
+#[diesel(table_name = user_lookups, treat_none_as_default_value = false)]
+struct LookupRow {
     user_id: i64,
-    company_id: i64,
     attribute: String,
     position: i32,
+    company_id: i64,
+    value_lower: Option<String>,
     type_: Option<String>,
     is_primary: Option<bool>,
-    value: Option<String>,
-    value_lower: Option<String>,
     display: Option<String>,
-    formatted: Option<String>,
-    street_address: Option<String>,
-    locality: Option<String>,
-    region: Option<String>,
-    postal_code: Option<String>,
-    country: Option<String>,
-    raw_json: Option<String>,
 }
 
-/// What a value row holds besides its key (person, attribute, position): the columns an
-/// update of a value sets, which leaves the row's entry in the per-person index alone.
-#[derive(PartialEq, AsChangeset)]
-#[diesel(table_name = user_values, treat_none_as_null = true)]
-struct ValueContent<'a> {
+/// What a lookup row holds besides its key (person, attribute, position).
+#[derive(AsChangeset)]
+#[diesel(table_name = user_lookups, treat_none_as_null = true)]
+struct LookupContent<'a> {
+    value_lower: Option<&'a str>,
     type_: Option<&'a str>,
     is_primary: Option<bool>,
-    value: Option<&'a str>,
-    value_lower: Option<&'a str>,
     display: Option<&'a str>,
-    formatted: Option<&'a str>,
-    street_address: Option<&'a str>,
-    locality: Option<&'a str>,
-    region: Option<&'a str>,
-    postal_code: Option<&'a str>,
-    country: Option<&'a str>,
-    raw_json: Option<&'a str>,
 }
 
-/// `ValueContent` of a stored (`ValueRow`) or wanted (`NewValue`) value.
-macro_rules! value_content {
-    ($($row:ty),*) => {$(
-        impl $row {
-            fn content(&self) -> ValueContent<'_> {
-                ValueContent {
-                    type_: self.type_.as_deref(),
-                    is_primary: self.is_primary,
-                    value: self.value.as_deref(),
-                    value_lower: self.value_lower.as_deref(),
-                    display: self.display.as_deref(),
-                    formatted: self.formatted.as_deref(),
-                    street_address: self.street_address.as_deref(),
-                    locality: self.locality.as_deref(),
-                    region: self.region.as_deref(),
-                    postal_code: self.postal_code.as_deref(),
-                    country: self.country.as_deref(),
-                    raw_json: self.raw_json.as_deref(),
-                }
-            }
+impl LookupRow {
+    fn content(&self) -> LookupContent<'_> {
+        LookupContent {
+            value_lower: self.value_lower.as_deref(),
+            type_: self.type_.as_deref(),
+            is_primary: self.is_primary,
+            display: self.display.as_deref(),
         }
-    )*};
+    }
 }
-value_content!(ValueRow, NewValue);
 
 /// The SCIM columns of `users` that identify a person: each has a unique index per company.
 #[derive(AsChangeset, Insertable)]
@@ -163,6 +115,7 @@ struct DetailColumns {
     preferred_language: Option<String>,
     manager_id: Option<String>,
     scim_active: Option<bool>,
+    scim_values: String,
 }
 
 impl IdentityColumns {
@@ -208,6 +161,7 @@ impl DetailColumns {
             preferred_language: attrs.preferred_language.clone(),
             manager_id: attrs.manager.clone(),
             scim_active: attrs.active,
+            scim_values: document_of(attrs),
         }
     }
 
@@ -219,6 +173,7 @@ impl DetailColumns {
         row.preferred_language = self.preferred_language;
         row.manager_id = self.manager_id;
         row.scim_active = self.scim_active;
+        row.scim_values = self.scim_values;
     }
 }
 
@@ -258,7 +213,7 @@ impl User {
             ))
             .returning(users::all_columns)
             .get_result(c))?;
-        insert_values(conn, &row, person.attributes)?;
+        insert_lookups(conn, &lookup_rows(&row, person.attributes))?;
         Ok(User { row, attributes: person.attributes.clone(), groups: Vec::new() })
     }
 
@@ -290,22 +245,17 @@ impl User {
         details.apply(&mut updated);
         updated.updated_at = now;
         updated.version = row.version + 1;
-        sync_values(conn, &updated, attrs)?;
+        sync_lookups(conn, &lookup_rows(row, &attributes_of(row)), lookup_rows(&updated, attrs))?;
         Ok(Some(updated))
     }
 
-    /// Loads the values of `rows` in one query and assembles the people, in `rows` order.
+    /// Assembles the people of `rows` (their attributes are on the row), in `rows` order.
     /// Their groups are loaded only `with_groups` (the company provisions groups; otherwise
     /// memberships are kept but not shown, as the company's `/Groups` is closed).
     pub fn assemble(conn: &mut AnyConnection, rows: Vec<UserRow>, with_groups: bool) -> QueryResult<Vec<User>> {
-        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        let values = load_values(conn, &ids)?;
-        let mut by_user: HashMap<i64, Vec<ValueRow>> = HashMap::new();
-        for value in values {
-            by_user.entry(value.user_id).or_default().push(value);
-        }
         let mut groups: HashMap<i64, Vec<(String, String)>> = HashMap::new();
-        if with_groups && !ids.is_empty() {
+        if with_groups && !rows.is_empty() {
+            let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
             for (user_id, scim_id, name) in super::group::Group::of_users(conn, &ids)? {
                 groups.entry(user_id).or_default().push((scim_id, name));
             }
@@ -313,8 +263,7 @@ impl User {
         Ok(rows
             .into_iter()
             .map(|row| {
-                let values = by_user.remove(&row.id).unwrap_or_default();
-                let attributes = attributes_of(&row, values);
+                let attributes = attributes_of(&row);
                 let groups = groups.remove(&row.id).unwrap_or_default();
                 User { row, attributes, groups }
             })
@@ -553,175 +502,48 @@ fn text(value: Option<&Value>) -> Option<String> {
     }
 }
 
-/// Column-friendly sub-attributes of a multi-valued element; anything else (or a non-string
-/// value) makes the element be kept whole in `raw_json`.
-const ELEMENT_KEYS: [&str; 10] =
-    ["value", "display", "type", "primary", "formatted", "streetAddress", "locality", "region", "postalCode", "country"];
+/// The document of a person's SCIM attributes that are not columns: one JSON object with the
+/// single-valued ones by path (`name.formatted`, `nickName`, `<urn>:department`) and the
+/// multi-valued ones by name (`emails`, `phoneNumbers`, …), values exactly as sent.
+fn document_of(attrs: &UserAttributes) -> String {
+    struct Document<'a>(&'a UserAttributes);
+    impl serde::Serialize for Document<'_> {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeMap;
+            let mut map = serializer.serialize_map(Some(self.0.scalars.len() + self.0.multi.len()))?;
+            for (path, value) in &self.0.scalars {
+                map.serialize_entry(path, value)?;
+            }
+            for (name, elements) in &self.0.multi {
+                map.serialize_entry(name, elements)?;
+            }
+            map.end()
+        }
+    }
+    // Serializing maps of strings and JSON values cannot fail.
+    serde_json::to_string(&Document(attrs)).unwrap_or_else(|_| "{}".to_owned())
+}
 
-fn element_row(row: &UserRow, attribute: &str, position: usize, element: &Map<String, Value>) -> NewValue {
-    let fits = element.iter().all(|(k, v)| {
-        ELEMENT_KEYS.contains(&k.as_str()) && if k == "primary" { v.is_boolean() } else { v.is_string() }
+/// The person's SCIM attributes: the columns, and the document.
+fn attributes_of(row: &UserRow) -> UserAttributes {
+    let document: Map<String, Value> = serde_json::from_str(&row.scim_values).unwrap_or_else(|err| {
+        tracing::error!(user = row.id, error = %err, "a person's stored SCIM document is not a JSON object");
+        Map::new()
     });
-    let value = text(element.get("value"));
-    NewValue {
-        user_id: row.id,
-        company_id: row.company_id,
-        attribute: attribute.to_owned(),
-        position: i32::try_from(position).unwrap_or(i32::MAX),
-        type_: text(element.get("type")),
-        is_primary: element.get("primary").and_then(Value::as_bool),
-        value_lower: value.as_ref().map(|v| v.to_lowercase()),
-        value,
-        display: text(element.get("display")),
-        formatted: text(element.get("formatted")),
-        street_address: text(element.get("streetAddress")),
-        locality: text(element.get("locality")),
-        region: text(element.get("region")),
-        postal_code: text(element.get("postalCode")),
-        country: text(element.get("country")),
-        raw_json: (!fits).then(|| Value::Object(element.clone()).to_string()),
-    }
-}
-
-fn scalar_row(row: &UserRow, path: &str, value: &Value) -> NewValue {
-    let as_text = text(Some(value));
-    NewValue {
-        user_id: row.id,
-        company_id: row.company_id,
-        attribute: path.to_owned(),
-        position: 0,
-        type_: None,
-        is_primary: None,
-        value_lower: as_text.as_ref().map(|v| v.to_lowercase()),
-        value: as_text,
-        display: None,
-        formatted: None,
-        street_address: None,
-        locality: None,
-        region: None,
-        postal_code: None,
-        country: None,
-        raw_json: (!value.is_string()).then(|| value.to_string()),
-    }
-}
-
-/// The stored values of these people, by person, attribute and position.
-fn load_values(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<ValueRow>> {
-    crate::per_backend!(conn, c => {
-        let query = || {
-            user_values::table
-                .order((user_values::user_id, user_values::attribute, user_values::position))
-                .select(ValueRow::as_select())
-        };
-        // One person (most SCIM requests) gets `= ?`: a statement SQLite keeps prepared,
-        // where an `IN (…)` list is prepared anew for every request.
-        match ids {
-            [] => Ok(Vec::new()),
-            [id] => query().filter(user_values::user_id.eq(*id)).load(c),
-            _ => query().filter(user_values::user_id.eq_any(ids)).load(c),
-        }
-    })
-}
-
-/// The `user_values` rows that store `attrs` for the person `row`.
-fn value_rows(row: &UserRow, attrs: &UserAttributes) -> Vec<NewValue> {
-    let mut rows: Vec<NewValue> = Vec::new();
-    for (attribute, elements) in &attrs.multi {
-        rows.extend(elements.iter().enumerate().map(|(i, e)| element_row(row, attribute, i, e)));
-    }
-    rows.extend(attrs.scalars.iter().map(|(path, value)| scalar_row(row, path, value)));
-    rows
-}
-
-fn insert_values(conn: &mut AnyConnection, row: &UserRow, attrs: &UserAttributes) -> QueryResult<()> {
-    insert_value_rows(conn, &value_rows(row, attrs))
-}
-
-fn insert_value_rows(conn: &mut AnyConnection, rows: &[NewValue]) -> QueryResult<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    match conn {
-        // One round trip for all rows.
-        AnyConnection::Postgresql(c) => {
-            diesel::insert_into(user_values::table).values(rows).execute(c)?;
-        }
-        // SQLite has no round trips, and prepares a multi-row INSERT anew every time (diesel
-        // does not cache it): one cached single-row statement per value is cheaper.
-        AnyConnection::Sqlite(c) => {
-            for row in rows {
-                diesel::insert_into(user_values::table).values(row).execute(c)?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Brings the person's stored values in line with `attrs`, writing only the rows that
-/// changed: a PATCH from Entra usually changes one value, and rewriting every row moved an
-/// entry in the value lookup index (a random page of the WAL) per value.
-fn sync_values(conn: &mut AnyConnection, row: &UserRow, attrs: &UserAttributes) -> QueryResult<()> {
-    let mut stored: HashMap<(String, i32), ValueRow> = HashMap::new();
-    let mut gone: Vec<i64> = Vec::new();
-    for value in load_values(conn, &[row.id])? {
-        if let Some(twin) = stored.insert((value.attribute.clone(), value.position), value) {
-            gone.push(twin.id);
-        }
-    }
-    let mut added: Vec<NewValue> = Vec::new();
-    for wanted in value_rows(row, attrs) {
-        match stored.remove(&(wanted.attribute.clone(), wanted.position)) {
-            Some(old) if wanted.content() == old.content() => {}
-            Some(old) => {
-                crate::per_backend!(&mut *conn, c => cached_update(user_values::table, wanted.content(), user_values::id.eq(old.id)).execute(c))?;
-            }
-            None => added.push(wanted),
-        }
-    }
-    gone.extend(stored.into_values().map(|v| v.id));
-    for id in gone {
-        crate::per_backend!(&mut *conn, c => diesel::delete(user_values::table.find(id)).execute(c))?;
-    }
-    insert_value_rows(conn, &added)
-}
-
-fn element_of(value: ValueRow) -> Map<String, Value> {
-    if let Some(element) = value.raw_json.as_deref().and_then(|raw| serde_json::from_str(raw).ok()) {
-        return element;
-    }
-    let mut element = Map::new();
-    let mut put = |key: &str, v: Option<String>| {
-        if let Some(v) = v {
-            element.insert(key.to_owned(), Value::String(v));
-        }
-    };
-    put("value", value.value);
-    put("display", value.display);
-    put("type", value.type_);
-    put("formatted", value.formatted);
-    put("streetAddress", value.street_address);
-    put("locality", value.locality);
-    put("region", value.region);
-    put("postalCode", value.postal_code);
-    put("country", value.country);
-    if let Some(primary) = value.is_primary {
-        element.insert("primary".to_owned(), Value::Bool(primary));
-    }
-    element
-}
-
-fn attributes_of(row: &UserRow, values: Vec<ValueRow>) -> UserAttributes {
     let mut scalars = BTreeMap::new();
     let mut multi: BTreeMap<String, Vec<Map<String, Value>>> = BTreeMap::new();
-    for value in values {
-        if MULTI_VALUED.contains(&value.attribute.as_str()) {
-            multi.entry(value.attribute.clone()).or_default().push(element_of(value));
-        } else {
-            let parsed = match value.raw_json.as_deref().and_then(|raw| serde_json::from_str(raw).ok()) {
-                Some(json) => json,
-                None => Value::String(value.value.unwrap_or_default()),
-            };
-            scalars.insert(value.attribute, parsed);
+    for (key, value) in document {
+        match value {
+            Value::Array(items) if MULTI_VALUED.contains(&key.as_str()) => {
+                let elements = items.into_iter().filter_map(|item| match item {
+                    Value::Object(element) => Some(element),
+                    _ => None,
+                });
+                multi.insert(key, elements.collect());
+            }
+            value => {
+                scalars.insert(key, value);
+            }
         }
     }
     UserAttributes {
@@ -737,4 +559,81 @@ fn attributes_of(row: &UserRow, values: Vec<ValueRow>) -> UserAttributes {
         scalars,
         multi,
     }
+}
+
+/// Whether a single-valued attribute path belongs to an extension schema (enterprise or custom).
+fn is_extension_path(path: &str) -> bool {
+    path.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
+}
+
+/// The indexed values of `attrs` for the person `row`: each email, and each extension attribute.
+fn lookup_rows(row: &UserRow, attrs: &UserAttributes) -> Vec<LookupRow> {
+    let lookup = |attribute: &str, position: usize, value: Option<&Value>| LookupRow {
+        user_id: row.id,
+        attribute: attribute.to_owned(),
+        position: i32::try_from(position).unwrap_or(i32::MAX),
+        company_id: row.company_id,
+        value_lower: text(value).map(|v| v.to_lowercase()),
+        type_: None,
+        is_primary: None,
+        display: None,
+    };
+    let emails = attrs.multi.get("emails").map(Vec::as_slice).unwrap_or_default();
+    let mut rows: Vec<LookupRow> = emails
+        .iter()
+        .enumerate()
+        .map(|(i, email)| LookupRow {
+            type_: text(email.get("type")),
+            is_primary: email.get("primary").and_then(Value::as_bool),
+            display: text(email.get("display")),
+            ..lookup("emails", i, email.get("value"))
+        })
+        .collect();
+    rows.extend(attrs.scalars.iter().filter(|(path, _)| is_extension_path(path)).map(|(path, value)| lookup(path, 0, Some(value))));
+    rows
+}
+
+fn insert_lookups(conn: &mut AnyConnection, rows: &[LookupRow]) -> QueryResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    match conn {
+        // One round trip for all rows.
+        AnyConnection::Postgresql(c) => {
+            diesel::insert_into(user_lookups::table).values(rows).execute(c)?;
+        }
+        // SQLite has no round trips, and prepares a multi-row INSERT anew every time (diesel
+        // does not cache it): one cached single-row statement per value is cheaper.
+        AnyConnection::Sqlite(c) => {
+            for row in rows {
+                diesel::insert_into(user_lookups::table).values(row).execute(c)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Brings the person's lookup rows from `before` to `after`, writing only the rows that
+/// changed (a PATCH usually changes none or one).
+fn sync_lookups(conn: &mut AnyConnection, before: &[LookupRow], after: Vec<LookupRow>) -> QueryResult<()> {
+    let key = |r: &LookupRow| (r.attribute.clone(), r.position);
+    let mut stored: HashMap<(String, i32), &LookupRow> = before.iter().map(|r| (key(r), r)).collect();
+    let mut added: Vec<LookupRow> = Vec::new();
+    for wanted in after {
+        match stored.remove(&key(&wanted)) {
+            Some(old) if *old == wanted => {}
+            Some(_) => {
+                let this = user_lookups::user_id
+                    .eq(wanted.user_id)
+                    .and(user_lookups::attribute.eq(&wanted.attribute))
+                    .and(user_lookups::position.eq(wanted.position));
+                crate::per_backend!(&mut *conn, c => cached_update(user_lookups::table, wanted.content(), this).execute(c))?;
+            }
+            None => added.push(wanted),
+        }
+    }
+    for gone in stored.into_values() {
+        crate::per_backend!(&mut *conn, c => diesel::delete(user_lookups::table.find((gone.user_id, &gone.attribute, gone.position))).execute(c))?;
+    }
+    insert_lookups(conn, &added)
 }

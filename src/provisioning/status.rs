@@ -108,7 +108,7 @@ mod tests {
             given_name: None, family_name: None, title: None, preferred_language: None, manager_id: None,
             scim_active: Some(true), job_title: None, role: Some("editor".into()), source: "entra".into(),
             disabled_at: None, deprovisioned_at: None, created_at: now, updated_at: now, version: 1,
-            deprovisioned_key: None,
+            deprovisioned_key: None, scim_values: "{}".into(),
         }
     }
 

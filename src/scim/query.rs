@@ -1,6 +1,9 @@
 //! SCIM filters and sorting translated to SQL with bound parameters, run in the database
-//! (indexed lookups for what Entra uses: userName, externalId, emails; nothing is filtered in
-//! memory). Attribute names resolve case-insensitively against the schema.
+//! (indexed lookups for what Entra may match on: userName, externalId, emails, extension
+//! attributes; nothing is filtered in memory). Attribute names resolve case-insensitively
+//! against the schema.
+
+use std::borrow::Cow;
 
 use chrono::{DateTime, NaiveDateTime};
 
@@ -29,8 +32,14 @@ enum Kind {
 enum Place {
     /// An expression over the `users` row.
     Column(&'static str, Kind),
-    /// Rows of `user_values` with this attribute key: (key, compare key case-insensitively).
-    Values(String, bool),
+    /// Indexed rows with this attribute key (`user_lookups` for users, members for groups):
+    /// (key, compare the key case-insensitively).
+    Rows(String, bool),
+    /// A value in the person's JSON document (`users.scim_values`) under this canonical key:
+    /// the elements of a multi-valued attribute (`true`), or one single value whose path
+    /// names no further sub-attribute. Not indexed: Entra never matches on these, and the
+    /// company's people are all that is read.
+    Document(String, bool),
     /// A constant answer (e.g. `meta.resourceType eq "User"`).
     Constant(&'static str),
 }
@@ -53,10 +62,10 @@ fn resolve(path: &AttrPath) -> Result<Place, ScimError> {
                 ("manager", None) => Place::Column("users.manager_id", Kind::TextExact),
                 ("manager", Some(s)) if s.eq_ignore_ascii_case("value") => Place::Column("users.manager_id", Kind::TextExact),
                 ("manager", Some(_)) => return Err(unknown()),
-                (n, _) => Place::Values(format!("{ENTERPRISE_SCHEMA}:{n}"), false),
+                (n, _) => Place::Rows(format!("{ENTERPRISE_SCHEMA}:{n}"), false),
             });
         }
-        Some(u) => return Ok(Place::Values(format!("{u}:{name}").to_lowercase(), true)),
+        Some(u) => return Ok(Place::Rows(format!("{u}:{name}").to_lowercase(), true)),
     };
     debug_assert!(core);
     if name.eq_ignore_ascii_case("id") {
@@ -78,7 +87,7 @@ fn resolve(path: &AttrPath) -> Result<Place, ScimError> {
         if def.name == "groups" {
             return Err(invalid("filtering on groups is not supported"));
         }
-        return Ok(Place::Values(def.name.to_owned(), false));
+        return Ok(if def.name == "emails" { Place::Rows(def.name.to_owned(), false) } else { Place::Document(def.name.to_owned(), true) });
     }
     Ok(match (def.name, sub) {
         ("userName", None) => Place::Column("users.user_name_lower", Kind::TextCi),
@@ -92,11 +101,11 @@ fn resolve(path: &AttrPath) -> Result<Place, ScimError> {
             match part.name {
                 "givenName" => Place::Column("lower(users.given_name)", Kind::TextCi),
                 "familyName" => Place::Column("lower(users.family_name)", Kind::TextCi),
-                other => Place::Values(format!("name.{other}"), false),
+                other => Place::Document(format!("name.{other}"), false),
             }
         }
         ("name", None) => return Err(invalid("name is complex: filter on a sub-attribute such as name.familyName")),
-        (other, None) => Place::Values(other.to_owned(), false),
+        (other, None) => Place::Document(other.to_owned(), false),
         (_, Some(_)) => return Err(unknown()),
     })
 }
@@ -115,32 +124,89 @@ fn display(path: &AttrPath) -> String {
     out
 }
 
-/// The column of `user_values` for an element sub-attribute (or a single-valued extra).
-fn element_column(sub: Option<&str>) -> Result<(&'static str, Kind), ScimError> {
-    let Some(sub) = sub else { return Ok(("v.value_lower", Kind::TextCi)) };
+/// The column of `user_lookups` for a sub-attribute of an email (or an extension value).
+fn element_column(sub: Option<&str>) -> Result<(Expr, Kind), ScimError> {
+    let Some(sub) = sub else { return Ok((Expr::Same("v.value_lower"), Kind::TextCi)) };
     Ok(match sub.to_ascii_lowercase().as_str() {
-        "value" => ("v.value_lower", Kind::TextCi),
-        "display" => ("lower(v.display)", Kind::TextCi),
-        "type" => ("lower(v.type)", Kind::TextCi),
-        "primary" => ("v.is_primary", Kind::Bool),
-        "formatted" => ("lower(v.formatted)", Kind::TextCi),
-        "streetaddress" => ("lower(v.street_address)", Kind::TextCi),
-        "locality" => ("lower(v.locality)", Kind::TextCi),
-        "region" => ("lower(v.region)", Kind::TextCi),
-        "postalcode" => ("lower(v.postal_code)", Kind::TextCi),
-        "country" => ("lower(v.country)", Kind::TextCi),
+        "value" => (Expr::Same("v.value_lower"), Kind::TextCi),
+        "display" => (Expr::Same("lower(v.display)"), Kind::TextCi),
+        "type" => (Expr::Same("lower(v.type)"), Kind::TextCi),
+        "primary" => (Expr::Same("v.is_primary"), Kind::Bool),
         other => return Err(invalid(format!("unknown sub-attribute {other:?} in filter"))),
     })
+}
+
+/// Sub-attributes of multi-valued elements, by their canonical (stored) names.
+const ELEMENT_KEYS: [&str; 9] = ["value", "display", "type", "formatted", "streetAddress", "locality", "region", "postalCode", "country"];
+
+/// An element's sub-attribute in the person's document (`e` in [`document_subquery`]); a
+/// single value is its own `value`.
+fn document_element(sub: Option<&str>) -> Result<(Expr, Kind), ScimError> {
+    let sub = sub.unwrap_or("value");
+    if sub.eq_ignore_ascii_case("primary") {
+        let sqlite = "(CASE e.type WHEN 'object' THEN json_extract(e.value, '$.primary') END)";
+        let postgres = "(CASE jsonb_typeof(e.v -> 'primary') WHEN 'boolean' THEN (e.v ->> 'primary')::boolean END)";
+        return Ok((Expr::PerBackend { sqlite: sqlite.into(), postgres: postgres.into() }, Kind::Bool));
+    }
+    let key = ELEMENT_KEYS
+        .iter()
+        .find(|k| k.eq_ignore_ascii_case(sub))
+        .ok_or_else(|| invalid(format!("unknown sub-attribute {sub:?} in filter")))?;
+    // `key` is one of ours: safe to write into the SQL text.
+    let (sqlite, postgres) = if *key == "value" {
+        (
+            "lower(CASE e.type WHEN 'object' THEN json_extract(e.value, '$.value') ELSE e.atom END)".to_owned(),
+            "lower(CASE jsonb_typeof(e.v) WHEN 'object' THEN e.v ->> 'value' ELSE e.v #>> '{}' END)".to_owned(),
+        )
+    } else {
+        (format!("lower(CASE e.type WHEN 'object' THEN json_extract(e.value, '$.{key}') END)"), format!("lower(e.v ->> '{key}')"))
+    };
+    Ok((Expr::PerBackend { sqlite: sqlite.into(), postgres: postgres.into() }, Kind::TextCi))
+}
+
+/// `FROM … WHERE …` over the elements (`e`) of the person's document under `key`: the
+/// elements of a multi-valued attribute, or the one single value. More conditions may follow
+/// with `AND`.
+fn document_elements(key: String) -> Sql {
+    let sqlite = Sql::seq([Sql::raw(" FROM json_each(users.scim_values, "), Sql::Text(format!("$.\"{key}\"")), Sql::raw(") e WHERE TRUE")]);
+    let postgres = Sql::seq([
+        Sql::raw(" FROM (SELECT users.scim_values::jsonb -> "),
+        Sql::Text(key),
+        Sql::raw(" AS a) d, jsonb_array_elements(CASE jsonb_typeof(d.a) WHEN 'array' THEN d.a ELSE jsonb_build_array(d.a) END) AS e(v) WHERE d.a IS NOT NULL"),
+    ]);
+    Sql::per_backend(sqlite, postgres)
+}
+
+/// Whether some element of the person's document under `key` meets `condition` (on `e`).
+fn document_subquery(key: String, condition: Sql) -> Sql {
+    Sql::seq([Sql::raw("EXISTS (SELECT 1"), document_elements(key), Sql::raw(" AND ("), condition, Sql::raw("))")])
+}
+
+/// A column or expression: the same on both backends, or written for each.
+#[derive(Clone)]
+enum Expr {
+    Same(&'static str),
+    PerBackend { sqlite: Cow<'static, str>, postgres: Cow<'static, str> },
+}
+
+impl Expr {
+    /// `template` applied to the expression, on each backend.
+    fn sql(&self, template: impl Fn(&str) -> String) -> Sql {
+        match self {
+            Expr::Same(column) => Sql::raw_owned(template(column)),
+            Expr::PerBackend { sqlite, postgres } => Sql::per_backend(Sql::raw_owned(template(sqlite)), Sql::raw_owned(template(postgres))),
+        }
+    }
 }
 
 /// How one resource type's attributes map to SQL.
 struct Dialect {
     resolve: fn(&AttrPath) -> Result<Place, ScimError>,
-    element_column: fn(Option<&str>) -> Result<(&'static str, Kind), ScimError>,
+    element_column: fn(Option<&str>) -> Result<(Expr, Kind), ScimError>,
     subquery: fn(CompanyId, String, bool, Sql) -> Sql,
 }
 
-const USERS: Dialect = Dialect { resolve, element_column, subquery: values_subquery };
+const USERS: Dialect = Dialect { resolve, element_column, subquery: lookups_subquery };
 const GROUPS: Dialect = Dialect { resolve: resolve_group, element_column: member_column, subquery: members_subquery };
 
 /// `filter` as a single indexed identity lookup, when it is exactly `userName eq "…"` or
@@ -169,45 +235,58 @@ fn to_sql(d: &Dialect, filter: &Filter, company: CompanyId) -> Result<Sql, ScimE
         Filter::And(a, b) => Sql::seq([Sql::raw("("), to_sql(d, a, company)?, Sql::raw(" AND "), to_sql(d, b, company)?, Sql::raw(")")]),
         Filter::Or(a, b) => Sql::seq([Sql::raw("("), to_sql(d, a, company)?, Sql::raw(" OR "), to_sql(d, b, company)?, Sql::raw(")")]),
         Filter::Not(f) => Sql::seq([Sql::raw("NOT COALESCE(("), to_sql(d, f, company)?, Sql::raw("), FALSE)")]),
-        Filter::ValuePath(path, inner) => match (d.resolve)(path)? {
-            Place::Values(key, ci) => (d.subquery)(company, key, ci, element_filter(d, inner)?),
-            _ => return Err(invalid(format!("{} is not multi-valued: it cannot take a [filter]", display(path)))),
-        },
+        Filter::ValuePath(path, inner) => on_elements(d, company, path, |columns| element_filter(columns, inner))?,
         Filter::Present(path) => match (d.resolve)(path)? {
-            Place::Column(column, kind) => present(column, kind),
-            Place::Values(key, ci) => {
-                let (column, kind) = (d.element_column)(path.sub.as_deref())?;
-                (d.subquery)(company, key, ci, present(column, kind))
-            }
+            Place::Column(column, kind) => present(&Expr::Same(column), kind),
             Place::Constant(_) => Sql::raw("TRUE"),
+            _ => on_elements(d, company, path, |columns| {
+                let (column, kind) = columns(path.sub.as_deref())?;
+                Ok(present(&column, kind))
+            })?,
         },
         Filter::Compare(path, op, value) => match (d.resolve)(path)? {
-            Place::Column(column, kind) => compare(column, kind, *op, value)?,
-            Place::Values(key, ci) => {
-                let (column, kind) = (d.element_column)(path.sub.as_deref())?;
-                (d.subquery)(company, key, ci, compare(column, kind, *op, value)?)
-            }
+            Place::Column(column, kind) => compare(&Expr::Same(column), kind, *op, value)?,
             Place::Constant(constant) => {
                 let matches = matches!(value, CompValue::String(s) if s.eq_ignore_ascii_case(constant));
                 Sql::raw(if matches == (*op == CompareOp::Eq) { "TRUE" } else { "FALSE" })
             }
+            _ => on_elements(d, company, path, |columns| {
+                let (column, kind) = columns(path.sub.as_deref())?;
+                compare(&column, kind, *op, value)
+            })?,
         },
     })
 }
 
+/// How the sub-attributes of a place's elements are written in SQL.
+type Columns = fn(Option<&str>) -> Result<(Expr, Kind), ScimError>;
+
+/// Whether some element of the multi-valued (or extra single-valued) attribute at `path`
+/// meets the condition `condition` writes with the place's columns.
+fn on_elements(d: &Dialect, company: CompanyId, path: &AttrPath, condition: impl FnOnce(Columns) -> Result<Sql, ScimError>) -> Result<Sql, ScimError> {
+    match (d.resolve)(path)? {
+        Place::Rows(key, ci) => Ok((d.subquery)(company, key, ci, condition(d.element_column)?)),
+        Place::Document(key, true) => Ok(document_subquery(key, condition(document_element)?)),
+        Place::Document(key, false) => Ok(document_subquery(key, condition(|_| document_element(None))?)),
+        Place::Column(..) | Place::Constant(_) => {
+            Err(invalid(format!("{} is not multi-valued: it cannot take a [filter]", display(path))))
+        }
+    }
+}
+
 /// A filter over the elements of one multi-valued attribute (`type eq "work" and value co …`).
-fn element_filter(d: &Dialect, filter: &Filter) -> Result<Sql, ScimError> {
+fn element_filter(columns: Columns, filter: &Filter) -> Result<Sql, ScimError> {
     Ok(match filter {
-        Filter::And(a, b) => Sql::seq([Sql::raw("("), element_filter(d, a)?, Sql::raw(" AND "), element_filter(d, b)?, Sql::raw(")")]),
-        Filter::Or(a, b) => Sql::seq([Sql::raw("("), element_filter(d, a)?, Sql::raw(" OR "), element_filter(d, b)?, Sql::raw(")")]),
-        Filter::Not(f) => Sql::seq([Sql::raw("NOT COALESCE(("), element_filter(d, f)?, Sql::raw("), FALSE)")]),
+        Filter::And(a, b) => Sql::seq([Sql::raw("("), element_filter(columns, a)?, Sql::raw(" AND "), element_filter(columns, b)?, Sql::raw(")")]),
+        Filter::Or(a, b) => Sql::seq([Sql::raw("("), element_filter(columns, a)?, Sql::raw(" OR "), element_filter(columns, b)?, Sql::raw(")")]),
+        Filter::Not(f) => Sql::seq([Sql::raw("NOT COALESCE(("), element_filter(columns, f)?, Sql::raw("), FALSE)")]),
         Filter::Present(path) => {
-            let (column, kind) = (d.element_column)(Some(&path.name))?;
-            present(column, kind)
+            let (column, kind) = columns(Some(&path.name))?;
+            present(&column, kind)
         }
         Filter::Compare(path, op, value) => {
-            let (column, kind) = (d.element_column)(Some(&path.name))?;
-            compare(column, kind, *op, value)?
+            let (column, kind) = columns(Some(&path.name))?;
+            compare(&column, kind, *op, value)?
         }
         Filter::ValuePath(..) => return Err(invalid("value filters cannot be nested")),
     })
@@ -228,15 +307,15 @@ fn resolve_group(path: &AttrPath) -> Result<Place, ScimError> {
         ("meta", Some("created")) => Place::Column("groups.created_at", Kind::Time),
         ("meta", Some("lastmodified")) => Place::Column("groups.updated_at", Kind::Time),
         ("meta", Some("resourcetype")) => Place::Constant("Group"),
-        ("members", _) => Place::Values("members".into(), false),
+        ("members", _) => Place::Rows("members".into(), false),
         _ => return Err(invalid(format!("unknown attribute {:?} in filter", display(path)))),
     })
 }
 
-fn member_column(sub: Option<&str>) -> Result<(&'static str, Kind), ScimError> {
+fn member_column(sub: Option<&str>) -> Result<(Expr, Kind), ScimError> {
     match sub.map(str::to_ascii_lowercase).as_deref() {
-        None | Some("value") => Ok(("u.scim_id", Kind::TextExact)),
-        Some("display") => Ok(("lower(COALESCE(u.display_name, u.user_name))", Kind::TextCi)),
+        None | Some("value") => Ok((Expr::Same("u.scim_id"), Kind::TextExact)),
+        Some("display") => Ok((Expr::Same("lower(COALESCE(u.display_name, u.user_name))"), Kind::TextCi)),
         Some(other) => Err(invalid(format!("unknown sub-attribute members.{other} in filter"))),
     }
 }
@@ -251,10 +330,10 @@ fn members_subquery(company: CompanyId, _key: String, _ci: bool, condition: Sql)
     ])
 }
 
-fn values_subquery(company: CompanyId, key: String, key_ci: bool, condition: Sql) -> Sql {
+fn lookups_subquery(company: CompanyId, key: String, key_ci: bool, condition: Sql) -> Sql {
     let key_column = if key_ci { "lower(v.attribute)" } else { "v.attribute" };
     Sql::seq([
-        Sql::raw("users.id IN (SELECT v.user_id FROM user_values v WHERE v.company_id = "),
+        Sql::raw("users.id IN (SELECT v.user_id FROM user_lookups v WHERE v.company_id = "),
         Sql::Int(company.0),
         Sql::raw_owned(format!(" AND {key_column} = ")),
         Sql::Text(key),
@@ -264,10 +343,10 @@ fn values_subquery(company: CompanyId, key: String, key_ci: bool, condition: Sql
     ])
 }
 
-fn present(column: &'static str, kind: Kind) -> Sql {
+fn present(column: &Expr, kind: Kind) -> Sql {
     match kind {
-        Kind::TextCi | Kind::TextExact => Sql::raw_owned(format!("({column} IS NOT NULL AND {column} <> '')")),
-        _ => Sql::raw_owned(format!("{column} IS NOT NULL")),
+        Kind::TextCi | Kind::TextExact => column.sql(|c| format!("({c} IS NOT NULL AND {c} <> '')")),
+        _ => column.sql(|c| format!("{c} IS NOT NULL")),
     }
 }
 
@@ -280,11 +359,11 @@ fn like_pattern(op: CompareOp, value: &str) -> String {
     }
 }
 
-fn compare(column: &'static str, kind: Kind, op: CompareOp, value: &CompValue) -> Result<Sql, ScimError> {
+fn compare(column: &Expr, kind: Kind, op: CompareOp, value: &CompValue) -> Result<Sql, ScimError> {
     if let CompValue::Null = value {
         return match op {
-            CompareOp::Eq => Ok(Sql::raw_owned(format!("{column} IS NULL"))),
-            CompareOp::Ne => Ok(Sql::raw_owned(format!("{column} IS NOT NULL"))),
+            CompareOp::Eq => Ok(column.sql(|c| format!("{c} IS NULL"))),
+            CompareOp::Ne => Ok(column.sql(|c| format!("{c} IS NOT NULL"))),
             _ => Err(invalid("null can only be compared with eq or ne")),
         };
     }
@@ -299,7 +378,7 @@ fn compare(column: &'static str, kind: Kind, op: CompareOp, value: &CompValue) -
             let text = if kind == Kind::TextCi { text.to_lowercase() } else { text };
             if matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew) {
                 return Ok(Sql::seq([
-                    Sql::raw_owned(format!("{column} LIKE ")),
+                    column.sql(|c| format!("{c} LIKE ")),
                     Sql::Text(like_pattern(op, &text)),
                     Sql::raw(" ESCAPE '\\'"),
                 ]));
@@ -333,14 +412,14 @@ fn compare(column: &'static str, kind: Kind, op: CompareOp, value: &CompValue) -
     };
     let sql_op = match op {
         CompareOp::Eq => " = ",
-        CompareOp::Ne => return Ok(Sql::seq([Sql::raw_owned(format!("({column} IS NULL OR {column} <> ")), bound, Sql::raw(")")])),
+        CompareOp::Ne => return Ok(Sql::seq([column.sql(|c| format!("({c} IS NULL OR {c} <> ")), bound, Sql::raw(")")])),
         CompareOp::Gt => " > ",
         CompareOp::Ge => " >= ",
         CompareOp::Lt => " < ",
         CompareOp::Le => " <= ",
         CompareOp::Co | CompareOp::Sw | CompareOp::Ew => unreachable!("handled above"),
     };
-    Ok(Sql::seq([Sql::raw_owned(format!("{column}{sql_op}")), bound]))
+    Ok(Sql::seq([column.sql(|c| format!("{c}{sql_op}")), bound]))
 }
 
 /// The ORDER BY expression for `sortBy`.
@@ -350,11 +429,19 @@ pub fn user_sort(sort_by: &str, descending: bool) -> Result<Sql, ScimError> {
     let place = resolve(&path.attr).map_err(|e| ScimError::invalid_value(format!("sortBy: {}", e.detail)))?;
     let expr = match place {
         Place::Column(column, _) => Sql::raw(column),
-        Place::Values(key, _) => Sql::seq([
-            Sql::raw("(SELECT MIN(v.value_lower) FROM user_values v WHERE v.user_id = users.id AND v.attribute = "),
+        Place::Rows(key, ci) => Sql::seq([
+            Sql::raw(if ci {
+                "(SELECT MIN(v.value_lower) FROM user_lookups v WHERE v.user_id = users.id AND lower(v.attribute) = "
+            } else {
+                "(SELECT MIN(v.value_lower) FROM user_lookups v WHERE v.user_id = users.id AND v.attribute = "
+            }),
             Sql::Text(key),
             Sql::raw(")"),
         ]),
+        Place::Document(key, _) => {
+            let (value, _) = document_element(None)?;
+            Sql::seq([value.sql(|v| format!("(SELECT MIN({v})")), document_elements(key), Sql::raw(")")])
+        }
         Place::Constant(_) => Sql::raw("users.id"),
     };
     Ok(Sql::seq([expr, Sql::raw(if descending { " DESC" } else { " ASC" })]))

@@ -36,7 +36,7 @@ async fn migrations_run_twice_and_every_table_is_readable(backend: Backend) {
         .map(|_: Vec<(_, _, _, _, _, chrono::NaiveDateTime, chrono::NaiveDateTime)>| ()).unwrap();
     for count in [
         users::table.count().get_result::<i64>(conn),
-        user_values::table.count().get_result::<i64>(conn),
+        user_lookups::table.count().get_result::<i64>(conn),
         passle_assignments::table.count().get_result::<i64>(conn),
         scim_tokens::table.count().get_result::<i64>(conn),
         accounts::table.count().get_result::<i64>(conn),
@@ -48,7 +48,7 @@ async fn migrations_run_twice_and_every_table_is_readable(backend: Backend) {
         assert_eq!(count.unwrap(), 0);
     }
     users::table.select(users::all_columns).limit(1).execute(conn).unwrap();
-    user_values::table.select(user_values::all_columns).limit(1).execute(conn).unwrap();
+    user_lookups::table.select(user_lookups::all_columns).limit(1).execute(conn).unwrap();
     activity::table.select(activity::all_columns).limit(1).execute(conn).unwrap();
     accounts::table.select(accounts::all_columns).limit(1).execute(conn).unwrap();
 }
@@ -226,4 +226,93 @@ async fn the_setup_link_creates_the_first_staff_account_once(backend: Backend) {
     assert_eq!(again.status(), 410);
     assert_eq!(app.get("/setup/not-a-real-token").await.status(), 410);
     assert_eq!(app.get("/static/css/app.css").await.status(), 200);
+}
+
+on_both_backends!(people_stored_before_the_document_migration_read_back_unchanged);
+
+/// A database from before `2026-11-27-000001_user_document` (one `user_values` row per value)
+/// is upgraded at start-up: every value reads back as before, and filters find them.
+async fn people_stored_before_the_document_migration_read_back_unchanged(backend: Backend) {
+    use diesel::RunQueryDsl;
+    use diesel_migrations::MigrationHarness;
+    let db = test_db!(backend);
+    let mut conn = entrada::db::ConnectionManager::new(&db.url);
+    let mut conn = diesel::r2d2::ManageConnection::connect(&mut conn).expect("connect");
+    let before_document = 4;
+    for _ in 0..before_document {
+        match &mut conn {
+            entrada::db::AnyConnection::Sqlite(c) => c.run_next_migration(entrada::db::SQLITE_MIGRATIONS).map(drop),
+            entrada::db::AnyConnection::Postgresql(c) => c.run_next_migration(entrada::db::POSTGRES_MIGRATIONS).map(drop),
+        }
+        .expect("older migration");
+    }
+    let at = "'2026-11-01 10:00:00'";
+    let enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    let statements = [
+        format!("INSERT INTO companies (shortcode, name, entra_enabled, created_at, updated_at) VALUES ('a01', 'Acme', TRUE, {at}, {at})"),
+        format!(
+            "INSERT INTO users (company_id, scim_id, user_name, user_name_lower, external_id, external_id_lower, email, email_lower, \
+             display_name, given_name, family_name, scim_active, source, created_at, updated_at, version) VALUES \
+             (1, 'old-1', 'Old.Timer@acme.example', 'old.timer@acme.example', 'OT1', 'ot1', 'Old.Timer@acme.example', \
+             'old.timer@acme.example', 'Old Timer', 'Old', 'Timer', TRUE, 'entra', {at}, {at}, 3)"
+        ),
+        "INSERT INTO user_values (user_id, company_id, attribute, position, type, is_primary, value, value_lower, display, formatted, \
+         street_address, locality, region, postal_code, country, raw_json) VALUES \
+         (1, 1, 'emails', 0, 'work', TRUE, 'Old.Timer@acme.example', 'old.timer@acme.example', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL), \
+         (1, 1, 'emails', 1, 'home', NULL, 'OT@home.example', 'ot@home.example', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL), \
+         (1, 1, 'phoneNumbers', 0, 'mobile', NULL, '+33 6 11', '+33 6 11', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL), \
+         (1, 1, 'addresses', 0, 'work', NULL, NULL, NULL, NULL, NULL, '1 Rue X', 'Paris', NULL, '75001', 'FR', NULL), \
+         (1, 1, 'ims', 0, NULL, NULL, 'ot', 'ot', NULL, NULL, NULL, NULL, NULL, NULL, NULL, '{\"value\":\"ot\",\"type\":\"skype\",\"extra\":{\"a\":1}}'), \
+         (1, 1, 'name.formatted', 0, NULL, NULL, 'Old Timer', 'old timer', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL), \
+         (1, 1, 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department', 0, NULL, NULL, 'Operations', 'operations', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL), \
+         (1, 1, 'urn:acme:ext:1.0:User:level', 0, NULL, NULL, '3', '3', NULL, NULL, NULL, NULL, NULL, NULL, NULL, '3')"
+            .to_owned(),
+    ];
+    for sql in &statements {
+        entrada::per_backend!(&mut conn, c => diesel::sql_query(sql).execute(c)).expect(sql);
+    }
+    drop(conn);
+
+    let app = crate::helpers::TestApp::spawn_on(db).await;
+    let scim = app.scim_token("a01");
+    let read = scim.get("/Users/old-1").await;
+    assert_eq!(read.status, 200, "{}", read.body);
+    let user = &read.body;
+    assert_eq!(user["userName"], "Old.Timer@acme.example");
+    assert_eq!(
+        user["emails"],
+        serde_json::json!([{"value": "Old.Timer@acme.example", "type": "work", "primary": true}, {"value": "OT@home.example", "type": "home"}])
+    );
+    assert_eq!(user["phoneNumbers"], serde_json::json!([{"value": "+33 6 11", "type": "mobile"}]));
+    assert_eq!(
+        user["addresses"],
+        serde_json::json!([{"type": "work", "streetAddress": "1 Rue X", "locality": "Paris", "postalCode": "75001", "country": "FR"}])
+    );
+    assert_eq!(user["ims"], serde_json::json!([{"value": "ot", "type": "skype", "extra": {"a": 1}}]));
+    assert_eq!(user["name"]["formatted"], "Old Timer");
+    assert_eq!(user[enterprise]["department"], "Operations");
+    assert_eq!(user["urn:acme:ext:1.0:User"]["level"], 3);
+    assert_eq!(user["meta"]["version"], "W/\"3\"");
+
+    for filter in [
+        "emails[type eq \"home\"].value eq \"ot@HOME.example\"",
+        "emails[type eq \"work\"].value eq \"old.timer@acme.example\"",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq \"operations\"",
+        "urn:acme:ext:1.0:User:level eq \"3\"",
+        "phoneNumbers[type eq \"mobile\"].value eq \"+33 6 11\"",
+        "addresses[locality eq \"paris\" and postalCode sw \"75\"]",
+        "ims.value eq \"OT\"",
+        "name.formatted co \"timer\"",
+    ] {
+        let found = scim.filter_users(filter).await;
+        assert_eq!(found.body["totalResults"], 1, "{filter}: {}", found.body);
+    }
+    // Entra's next PATCH applies to the upgraded person as to any other.
+    let patched = scim
+        .patch("/Users/old-1", crate::helpers::patch_op(serde_json::json!([{"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "old.new@acme.example"}])))
+        .await;
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    assert_eq!(scim.filter_users("emails[type eq \"work\"].value eq \"old.new@acme.example\"").await.body["totalResults"], 1);
+    assert_eq!(scim.filter_users("emails[type eq \"work\"].value eq \"old.timer@acme.example\"").await.body["totalResults"], 0);
+    assert_eq!(scim.get("/Users/old-1").await.body["ims"], user["ims"]);
 }

@@ -128,7 +128,11 @@ impl TestApp {
     /// Starts the app on a random port with a fresh database; `None` only for a skipped
     /// PostgreSQL run.
     pub async fn spawn(backend: Backend) -> Option<TestApp> {
-        let db = TestDb::create(backend)?;
+        Some(TestApp::spawn_on(TestDb::create(backend)?).await)
+    }
+
+    /// Starts the app on a random port with `db` as it is (migrations run at start-up).
+    pub async fn spawn_on(db: TestDb) -> TestApp {
         let settings = Settings::from_lookup(|name| match name {
             "DATABASE_URL" => Some(db.url.clone()),
             "BIND" => Some("127.0.0.1:0".to_owned()),
@@ -144,7 +148,7 @@ impl TestApp {
             .cookie_store(true)
             .build()
             .expect("client");
-        Some(TestApp { address, db, client })
+        TestApp { address, db, client }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -234,10 +238,19 @@ impl TestApp {
     pub fn scim_company(&self, shortcode: &str) -> Scim {
         use entrada::domain::{CompanyName, Shortcode};
         use entrada::models::Company;
+        let code = Shortcode::parse(shortcode).unwrap();
+        Company::create(&mut self.conn(), &code, &CompanyName::parse(&format!("Company {shortcode}")).unwrap(), true).unwrap();
+        self.scim_token(shortcode)
+    }
+
+    /// A new SCIM token for an existing company.
+    pub fn scim_token(&self, shortcode: &str) -> Scim {
+        use entrada::domain::Shortcode;
+        use entrada::models::Company;
         use entrada::models::scim_token::ScimToken;
         let mut conn = self.conn();
         let code = Shortcode::parse(shortcode).unwrap();
-        let company = Company::create(&mut conn, &code, &CompanyName::parse(&format!("Company {shortcode}")).unwrap(), true).unwrap();
+        let company = Company::find_by_shortcode(&mut conn, shortcode).unwrap().expect("company");
         let token = ScimToken::rotate(&mut conn, company.company_id(), &code).unwrap();
         Scim {
             base: self.url(&format!("/scim/{shortcode}/v2")),
