@@ -25,8 +25,9 @@ pub struct Activity {
 }
 
 /// One event to record. `detail` says what changed or why it failed, never secrets.
+// `None` is NULL, not DEFAULT: one SQL text whatever is set, so the INSERT stays prepared.
 #[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = activity)]
+#[diesel(table_name = activity, treat_none_as_default_value = false)]
 pub struct NewActivity {
     pub company_id: i64,
     pub occurred_at: NaiveDateTime,

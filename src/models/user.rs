@@ -93,8 +93,10 @@ impl LookupRow {
 }
 
 /// The SCIM columns of `users` that identify a person: each has a unique index per company.
+// `None` is NULL, never skipped or DEFAULT: one SQL text whatever is set, so the INSERT and
+// UPDATEs stay prepared.
 #[derive(AsChangeset, Insertable)]
-#[diesel(table_name = users, treat_none_as_null = true)]
+#[diesel(table_name = users, treat_none_as_null = true, treat_none_as_default_value = false)]
 struct IdentityColumns {
     user_name: String,
     user_name_lower: String,
@@ -106,7 +108,7 @@ struct IdentityColumns {
 
 /// The other SCIM columns of `users`.
 #[derive(AsChangeset, Insertable)]
-#[diesel(table_name = users, treat_none_as_null = true)]
+#[diesel(table_name = users, treat_none_as_null = true, treat_none_as_default_value = false)]
 struct DetailColumns {
     display_name: Option<String>,
     given_name: Option<String>,
@@ -287,38 +289,40 @@ impl User {
 }
 
 impl User {
-    /// Present people of the company with this userName or email (case-insensitive): the
-    /// candidates a create links to instead of duplicating.
-    pub fn find_matches(conn: &mut AnyConnection, company: CompanyId, user_name_lower: &str, email_lower: Option<&str>) -> QueryResult<Vec<UserRow>> {
-        // Two unique-index lookups rather than one `a = ? OR b = ?`: PostgreSQL, planning from
-        // statistics taken while the table was small, scanned every person for the OR.
-        let (mut rows, by_email) = crate::per_backend!(conn, c => {
+    /// Who a create of `user_name_lower` / `email_lower` must consider, in one query: the
+    /// company's present people with this userName or email (case-insensitive), whom a create
+    /// links to instead of duplicating, and the most recently deprovisioned person who had
+    /// this userName, whom it restores (several people may once have had it).
+    pub fn find_create_candidates(
+        conn: &mut AnyConnection,
+        company: CompanyId,
+        user_name_lower: &str,
+        email_lower: &str,
+    ) -> QueryResult<(Vec<UserRow>, Option<UserRow>)> {
+        // Three unique-index lookups rather than one `a = ? OR b = ?`: PostgreSQL, planning
+        // from statistics taken while the table was small, scanned every person for the OR.
+        // (A deprovisioned person's userName and email columns no longer hold their values.)
+        let rows: Vec<UserRow> = crate::per_backend!(conn, c => {
             let of_company = || users::table.filter(users::company_id.eq(company.0)).select(UserRow::as_select());
-            let by_name: Vec<UserRow> = of_company().filter(users::user_name_lower.eq(user_name_lower)).load(c)?;
-            let by_email: Vec<UserRow> = match email_lower {
-                Some(email) => of_company().filter(users::email_lower.eq(email)).load(c)?,
-                None => Vec::new(),
-            };
-            QueryResult::Ok((by_name, by_email))
+            of_company()
+                .filter(users::user_name_lower.eq(user_name_lower))
+                .union_all(of_company().filter(users::email_lower.eq(email_lower)))
+                .union_all(of_company().filter(users::deprovisioned_key.eq(user_name_lower)))
+                .load(c)
         })?;
-        for row in by_email {
-            if !rows.iter().any(|r| r.id == row.id) {
-                rows.push(row);
+        let mut matches: Vec<UserRow> = Vec::new();
+        let mut deprovisioned = None;
+        for row in rows {
+            if row.deprovisioned_key.as_deref() == Some(user_name_lower) {
+                if deprovisioned.as_ref().is_none_or(|d: &UserRow| d.id < row.id) {
+                    deprovisioned = Some(row);
+                }
+            } else if !matches.iter().any(|m| m.id == row.id) {
+                matches.push(row);
             }
         }
-        rows.sort_by_key(|r| r.id);
-        Ok(rows)
-    }
-
-    /// The most recently deprovisioned person who had this userName, if any.
-    pub fn find_deprovisioned(conn: &mut AnyConnection, company: CompanyId, user_name_lower: &str) -> QueryResult<Option<UserRow>> {
-        crate::per_backend!(conn, c => users::table
-            .filter(users::company_id.eq(company.0))
-            .filter(users::deprovisioned_key.eq(user_name_lower))
-            .order(users::id.desc())
-            .select(UserRow::as_select())
-            .first(c)
-            .optional())
+        matches.sort_by_key(|r| r.id);
+        Ok((matches, deprovisioned))
     }
 
     /// Marks the person as managed by Entra and present for SCIM (linking or restoring).

@@ -43,9 +43,9 @@ pub fn create_user(conn: &mut AnyConnection, company: &Company, attrs: UserAttri
     let id = company.company_id();
     let email = attrs.email().ok_or(ProvisioningError::EmailRequired)?;
     let user_name_lower = attrs.user_name.to_lowercase();
-    let matches = User::find_matches(conn, id, &user_name_lower, Some(&email.lower()))?;
+    let (matches, deprovisioned) = User::find_create_candidates(conn, id, &user_name_lower, &email.lower())?;
     let existing = match matches.as_slice() {
-        [] => User::find_deprovisioned(conn, id, &user_name_lower)?,
+        [] => deprovisioned,
         [one] => Some(one.clone()),
         _ => {
             return Err(ProvisioningError::Conflict(format!(
