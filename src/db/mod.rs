@@ -136,6 +136,30 @@ impl Database {
         run_blocking(self.readers.clone(), work).await
     }
 
+    /// Runs a read of a few index lookups (a person by id, userName or externalId): on SQLite,
+    /// on the calling thread when a pooled connection is free at once, else like [`read`].
+    ///
+    /// Such a read is answered from SQLite's page cache in microseconds; the hand-off to the
+    /// blocking pool and back (two thread wake-ups) cost the server more CPU than the read.
+    /// WAL readers never wait for the writer, and `try_get` never waits for a connection,
+    /// so nothing here blocks the async worker. PostgreSQL (a network round trip) always
+    /// goes to the blocking pool.
+    ///
+    /// [`read`]: Database::read
+    pub async fn read_lookup<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        if self.backend == Backend::Sqlite
+            && let Some(mut conn) = self.readers.try_get()
+        {
+            return work(&mut conn);
+        }
+        self.read(work).await
+    }
+
     /// Runs work as one transaction (on SQLite: a savepoint in the writer thread's current
     /// batch). An `Err` rolls all of this work back; `Ok` is returned once it is committed.
     pub async fn write<T, E, F>(&self, work: F) -> Result<T, E>

@@ -167,19 +167,43 @@ impl ScimCredentials {
         F: FnOnce(&mut AnyConnection, &Company) -> Result<T, ScimError> + Send + 'static,
         T: Send + 'static,
     {
+        self.read_as(ReadSize::Query, work).await
+    }
+
+    /// [`read`](Self::read) for work that is a few index lookups: see [`Database::read_lookup`].
+    pub async fn read_lookup<T, F>(&self, work: F) -> Result<(ScimContext, T), ScimError>
+    where
+        F: FnOnce(&mut AnyConnection, &Company) -> Result<T, ScimError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.read_as(ReadSize::Lookup, work).await
+    }
+
+    async fn read_as<T, F>(&self, size: ReadSize, work: F) -> Result<(ScimContext, T), ScimError>
+    where
+        F: FnOnce(&mut AnyConnection, &Company) -> Result<T, ScimError> + Send + 'static,
+        T: Send + 'static,
+    {
         let (digest, shortcode, needs) = (self.digest.clone(), self.shortcode.clone(), self.needs);
         let tokens = self.state.scim_tokens.clone();
-        let (token, company, value) = self
-            .state
-            .db
-            .read(move |conn| {
-                let (token, company) = authorize(conn, &tokens, &digest, &shortcode, needs)?;
-                let value = work(conn, &company)?;
-                Ok::<_, ScimError>((token, company, value))
-            })
-            .await?;
+        let job = move |conn: &mut AnyConnection| {
+            let (token, company) = authorize(conn, &tokens, &digest, &shortcode, needs)?;
+            let value = work(conn, &company)?;
+            Ok::<_, ScimError>((token, company, value))
+        };
+        let (token, company, value) = match size {
+            ReadSize::Query => self.state.db.read(job).await?,
+            ReadSize::Lookup => self.state.db.read_lookup(job).await?,
+        };
         Ok((admit(&self.state, token, company), value))
     }
+}
+
+/// How much a read may do: a few index lookups, or any query.
+#[derive(Clone, Copy)]
+enum ReadSize {
+    Lookup,
+    Query,
 }
 
 /// A SCIM write that did not happen.

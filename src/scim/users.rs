@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use super::attempt::Attempt;
 use super::auth::{ScimContext, ScimCredentials};
 use super::error::{ScimError, ScimType};
-use super::filter::parse_filter;
+use super::filter::{Filter, parse_filter};
 use super::http::{Projection, Query, if_match, list_response, read_json, respond, respond_resource};
 use super::patch::{self, ResourceSchema};
 use super::schema::{ENTERPRISE_ATTRIBUTES, ENTERPRISE_SCHEMA, USER_ATTRIBUTES, USER_SCHEMA};
@@ -106,7 +106,7 @@ pub async fn get(credentials: ScimCredentials, req: HttpRequest, id: web::Path<(
     let query = Query::of(&req);
     let scim_id = id.into_inner().1;
     let (ctx, user) = credentials
-        .read(move |conn, company| {
+        .read_lookup(move |conn, company| {
             User::find_by_scim_id(conn, company, &scim_id)?
                 .ok_or_else(|| ScimError::not_found("no user with this id in this company"))
         })
@@ -172,16 +172,27 @@ pub async fn search(credentials: ScimCredentials, body: web::Payload) -> Result<
 
 /// One page of users, checking the credentials and reading the page in one trip.
 async fn list_users(credentials: ScimCredentials, params: Result<ListParams, ScimError>) -> Result<HttpResponse, ScimError> {
-    let (ctx, (params, start_index, total, users)) = credentials
-        .read(move |conn, company| {
-            let params = params?;
-            let (start_index, offset, count) = page_of(&params);
-            let (total, users) = find_user_page(conn, company, &params, offset, count)?;
-            Ok((params, start_index, total, users))
-        })
-        .await?;
+    let request = params.and_then(|params| Ok((parse_user_filter(&params)?, params)));
+    // Entra's lookup before every create is one index lookup.
+    let lookup = matches!(&request, Ok((Some(filter), _)) if query::identity_lookup(filter).is_some());
+    let work = move |conn: &mut AnyConnection, company: &Company| {
+        let (filter, params) = request?;
+        let (start_index, offset, count) = page_of(&params);
+        let (total, users) = find_user_page(conn, company, &params, filter.as_ref(), offset, count)?;
+        Ok((params, start_index, total, users))
+    };
+    let (ctx, (params, start_index, total, users)) =
+        if lookup { credentials.read_lookup(work).await? } else { credentials.read(work).await? };
     let resources = render_users(&users, &ctx, &params.projection);
     Ok(respond(StatusCode::OK, &list_response(total, start_index, resources)))
+}
+
+/// The parsed filter of a list request (`None` without one).
+fn parse_user_filter(params: &ListParams) -> Result<Option<Filter>, ScimError> {
+    match params.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
+        Some(text) => Ok(Some(parse_filter(text).map_err(|e| ScimError::bad_request(ScimType::InvalidFilter, format!("invalid filter: {e}")))?)),
+        None => Ok(None),
+    }
 }
 
 /// `startIndex` (1-based, at least 1), the row offset and the page size of a list request.
@@ -198,7 +209,8 @@ pub async fn search_all(credentials: ScimCredentials, body: web::Payload) -> Res
         .read(move |conn, company| {
             let params = params?;
             let (start_index, offset, count) = page_of(&params);
-            let (user_total, users) = find_user_page(conn, company, &params, offset, count)?;
+            let filter = parse_user_filter(&params)?;
+            let (user_total, users) = find_user_page(conn, company, &params, filter.as_ref(), offset, count)?;
             let (group_offset, room) = ((offset - user_total).max(0), count - users.len() as i64);
             let (group_total, groups) = if company.groups_enabled {
                 // A filter naming user-only attributes simply matches no group.
@@ -215,15 +227,18 @@ pub async fn search_all(credentials: ScimCredentials, body: web::Payload) -> Res
 }
 
 /// The users of one page and the total, with the filter and sorting translated to SQL.
-fn find_user_page(conn: &mut AnyConnection, company: &Company, params: &ListParams, offset: i64, count: i64) -> Result<(i64, Vec<User>), ScimError> {
-    let filter = match params.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
-        Some(text) => Some(parse_filter(text).map_err(|e| ScimError::bad_request(ScimType::InvalidFilter, format!("invalid filter: {e}")))?),
-        None => None,
-    };
+fn find_user_page(
+    conn: &mut AnyConnection,
+    company: &Company,
+    params: &ListParams,
+    filter: Option<&Filter>,
+    offset: i64,
+    count: i64,
+) -> Result<(i64, Vec<User>), ScimError> {
     // Entra's lookup before a create gets its own static query; any other filter becomes SQL
     // here, before the sort is looked at, so a bad filter is reported first.
-    let lookup = filter.as_ref().and_then(query::identity_lookup);
-    let condition = match (&lookup, &filter) {
+    let lookup = filter.and_then(query::identity_lookup);
+    let condition = match (&lookup, filter) {
         (None, Some(f)) => Some(query::user_filter(f, company.company_id())?),
         _ => None,
     };
