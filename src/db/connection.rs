@@ -74,13 +74,20 @@ pub fn init_postgres_client() {
 /// (`SQLITE_DBCONFIG_ENABLE_QPSG`). Without it SQLite marks a statement as depending on the
 /// value bound to `LIMIT ?` (which diesel's `.first()` and paging bind) and prepares the
 /// statement again on every execution: measured at ~19% of the server's CPU under SCIM load,
-/// because diesel's statement cache then saved nothing. Idempotent.
+/// because diesel's statement cache then saved nothing. Also sets SQLite's process-wide
+/// threading and memory-statistics options (below). Idempotent.
 fn init_sqlite_client() {
     use std::sync::Once;
     static ONCE: Once = Once::new();
-    // SAFETY: `sqlite3_auto_extension` only stores the function pointer; SQLite calls it with
-    // a valid handle of each connection it opens.
+    // SAFETY: `sqlite3_config` is called before SQLite initialises (the auto-extension call
+    // below initialises it; later calls would only return SQLITE_MISUSE). Multi-thread mode
+    // drops the per-connection mutex that every API call took: a diesel connection is only
+    // ever used by one thread at a time (`&mut`). Without memory statistics no global mutex
+    // is taken on each of SQLite's allocations. `sqlite3_auto_extension` only stores the
+    // function pointer; SQLite calls it with a valid handle of each connection it opens.
     ONCE.call_once(|| unsafe {
+        libsqlite3_sys::sqlite3_config(libsqlite3_sys::SQLITE_CONFIG_MULTITHREAD);
+        libsqlite3_sys::sqlite3_config(libsqlite3_sys::SQLITE_CONFIG_MEMSTATUS, 0 as std::ffi::c_int);
         libsqlite3_sys::sqlite3_auto_extension(Some(stable_query_plans));
     });
 }
