@@ -235,11 +235,11 @@ fn to_sql(d: &Dialect, filter: &Filter, company: CompanyId) -> Result<Sql, ScimE
         Filter::And(a, b) => Sql::seq([Sql::raw("("), to_sql(d, a, company)?, Sql::raw(" AND "), to_sql(d, b, company)?, Sql::raw(")")]),
         Filter::Or(a, b) => Sql::seq([Sql::raw("("), to_sql(d, a, company)?, Sql::raw(" OR "), to_sql(d, b, company)?, Sql::raw(")")]),
         Filter::Not(f) => Sql::seq([Sql::raw("NOT COALESCE(("), to_sql(d, f, company)?, Sql::raw("), FALSE)")]),
-        Filter::ValuePath(path, inner) => on_elements(d, company, path, |columns| element_filter(columns, inner))?,
+        Filter::ValuePath(path, inner) => on_elements(d, company, (d.resolve)(path)?, path, |columns| element_filter(columns, inner))?,
         Filter::Present(path) => match (d.resolve)(path)? {
             Place::Column(column, kind) => present(&Expr::Same(column), kind),
             Place::Constant(_) => Sql::raw("TRUE"),
-            _ => on_elements(d, company, path, |columns| {
+            place => on_elements(d, company, place, path, |columns| {
                 let (column, kind) = columns(path.sub.as_deref())?;
                 Ok(present(&column, kind))
             })?,
@@ -250,7 +250,7 @@ fn to_sql(d: &Dialect, filter: &Filter, company: CompanyId) -> Result<Sql, ScimE
                 let matches = matches!(value, CompValue::String(s) if s.eq_ignore_ascii_case(constant));
                 Sql::raw(if matches == (*op == CompareOp::Eq) { "TRUE" } else { "FALSE" })
             }
-            _ => on_elements(d, company, path, |columns| {
+            place => on_elements(d, company, place, path, |columns| {
                 let (column, kind) = columns(path.sub.as_deref())?;
                 compare(&column, kind, *op, value)
             })?,
@@ -261,10 +261,16 @@ fn to_sql(d: &Dialect, filter: &Filter, company: CompanyId) -> Result<Sql, ScimE
 /// How the sub-attributes of a place's elements are written in SQL.
 type Columns = fn(Option<&str>) -> Result<(Expr, Kind), ScimError>;
 
-/// Whether some element of the multi-valued (or extra single-valued) attribute at `path`
-/// meets the condition `condition` writes with the place's columns.
-fn on_elements(d: &Dialect, company: CompanyId, path: &AttrPath, condition: impl FnOnce(Columns) -> Result<Sql, ScimError>) -> Result<Sql, ScimError> {
-    match (d.resolve)(path)? {
+/// Whether some element of the multi-valued (or extra single-valued) attribute at `place`
+/// (resolved from `path`) meets the condition `condition` writes with the place's columns.
+fn on_elements(
+    d: &Dialect,
+    company: CompanyId,
+    place: Place,
+    path: &AttrPath,
+    condition: impl FnOnce(Columns) -> Result<Sql, ScimError>,
+) -> Result<Sql, ScimError> {
+    match place {
         Place::Rows(key, ci) => Ok((d.subquery)(company, key, ci, condition(d.element_column)?)),
         Place::Document(key, true) => Ok(document_subquery(key, condition(document_element)?)),
         Place::Document(key, false) => Ok(document_subquery(key, condition(|_| document_element(None))?)),
