@@ -115,13 +115,9 @@ pub fn establish(url: &str) -> ConnectionResult<AnyConnection> {
     match Backend::from_url(url) {
         Ok(Backend::Postgres) => {
             init_postgres_client();
-            let mut conn = diesel::PgConnection::establish(url)?;
-            // Plan every execution with its values: a generic plan cached while a company's
-            // table was small (before any autoanalyze) kept walking the primary key for
-            // `… AND user_name_lower = $2 ORDER BY id LIMIT $3` as the table grew.
-            conn.batch_execute("SET plan_cache_mode = force_custom_plan")
-                .map_err(ConnectionError::CouldntSetupConfiguration)?;
-            Ok(AnyConnection::Postgresql(conn))
+            // Prepared statements keep PostgreSQL's generic plans: `db::statistics` keeps the
+            // planner's statistics in step with the tables, and new statistics re-make them.
+            Ok(AnyConnection::Postgresql(diesel::PgConnection::establish(url)?))
         }
         Ok(Backend::Sqlite) => {
             init_sqlite_client();

@@ -15,6 +15,7 @@ pub mod epoch;
 mod migrations;
 pub mod schema;
 pub mod sql;
+mod statistics;
 pub mod update;
 mod writer;
 
@@ -62,6 +63,8 @@ pub struct Database {
     backend: Backend,
     readers: AnyPool,
     writes: Writes,
+    /// PostgreSQL: keeps the planner's statistics in step with the tables.
+    _statistics: Option<statistics::Keeper>,
 }
 
 /// Where write transactions run.
@@ -106,7 +109,11 @@ impl Database {
             Backend::Sqlite => Writes::Thread(writer::Writer::start(url)?),
             Backend::Postgres => Writes::Pool(readers.clone()),
         };
-        Ok(Database { backend, readers, writes })
+        let statistics = match backend {
+            Backend::Postgres => Some(statistics::start(url)?),
+            Backend::Sqlite => None,
+        };
+        Ok(Database { backend, readers, writes, _statistics: statistics })
     }
 
     /// A single connection without a pool (CLI commands): no background threads, so the

@@ -316,3 +316,38 @@ async fn people_stored_before_the_document_migration_read_back_unchanged(backend
     assert_eq!(scim.filter_users("emails[type eq \"work\"].value eq \"old.timer@acme.example\"").await.body["totalResults"], 0);
     assert_eq!(scim.get("/Users/old-1").await.body["ims"], user["ims"]);
 }
+
+/// PostgreSQL keeps generic plans, which are re-made only when statistics change: the server
+/// analyzes a table once it holds people and again as it grows, even with autovacuum off
+/// (as on this machine kind).
+#[actix_web::test]
+async fn postgres_statistics_follow_the_people_provisioned() {
+    use diesel::RunQueryDsl;
+    let app = spawn!(Backend::Postgres);
+    let scim = app.scim_company("a01");
+    for i in 0..60 {
+        let created = scim.post("/Users", crate::helpers::entra_user(&format!("p{i}@acme.example"))).await;
+        assert_eq!(created.status, 201, "{}", created.body);
+    }
+    #[derive(diesel::QueryableByName)]
+    struct Analyzed {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    // The counts reach pg_stat_user_tables within ~10 s, and the server looks every 5 s.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let analyzed: Analyzed = entrada::per_backend!(&mut app.conn(), c => diesel::sql_query(
+            "SELECT count(*) AS n FROM pg_stat_user_tables WHERE relname IN ('users', 'user_lookups') AND last_analyze IS NOT NULL"
+        )
+        .get_result(c))
+        .expect("statistics");
+        if analyzed.n == 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "users and user_lookups were not analyzed within 90 s");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // Plans made now find the people by index.
+    assert_eq!(scim.filter_users("userName eq \"P42@acme.example\"").await.body["totalResults"], 1);
+}
