@@ -224,7 +224,9 @@ impl User {
     /// returned row the SCIM columns, `updated_at` and `version` are what was written; the
     /// product columns (role, job title, disabled) are as `row` had them, since portal changes
     /// to those do not bump the version.
-    pub fn update_attributes(conn: &mut AnyConnection, row: &UserRow, attrs: &UserAttributes) -> QueryResult<Option<UserRow>> {
+    /// `before` are the attributes `row` holds (the caller has them already: no second parse
+    /// of the stored document).
+    pub fn update_attributes(conn: &mut AnyConnection, row: &UserRow, before: &UserAttributes, attrs: &UserAttributes) -> QueryResult<Option<UserRow>> {
         let identity = IdentityColumns::of(attrs);
         let details = DetailColumns::of(attrs);
         let now = super::now();
@@ -247,7 +249,7 @@ impl User {
         details.apply(&mut updated);
         updated.updated_at = now;
         updated.version = row.version + 1;
-        sync_lookups(conn, &lookup_rows(row, &attributes_of(row)), lookup_rows(&updated, attrs))?;
+        sync_lookups(conn, &lookup_rows(row, before), lookup_rows(&updated, attrs))?;
         Ok(Some(updated))
     }
 
@@ -265,7 +267,7 @@ impl User {
         Ok(rows
             .into_iter()
             .map(|row| {
-                let attributes = attributes_of(&row);
+                let attributes = row.attributes();
                 let groups = groups.remove(&row.id).unwrap_or_default();
                 User { row, attributes, groups }
             })
@@ -299,7 +301,7 @@ impl User {
         user_name_lower: &str,
         email_lower: &str,
     ) -> QueryResult<(Vec<UserRow>, Option<UserRow>)> {
-        // Three unique-index lookups rather than one `a = ? OR b = ?`: PostgreSQL, planning
+        // Three index lookups rather than one `a = ? OR b = ?`: PostgreSQL, planning
         // from statistics taken while the table was small, scanned every person for the OR.
         // (A deprovisioned person's userName and email columns no longer hold their values.)
         let rows: Vec<UserRow> = crate::per_backend!(conn, c => {
@@ -528,40 +530,42 @@ fn document_of(attrs: &UserAttributes) -> String {
     serde_json::to_string(&Document(attrs)).unwrap_or_else(|_| "{}".to_owned())
 }
 
-/// The person's SCIM attributes: the columns, and the document.
-fn attributes_of(row: &UserRow) -> UserAttributes {
-    let document: Map<String, Value> = serde_json::from_str(&row.scim_values).unwrap_or_else(|err| {
-        tracing::error!(user = row.id, error = %err, "a person's stored SCIM document is not a JSON object");
-        Map::new()
-    });
-    let mut scalars = BTreeMap::new();
-    let mut multi: BTreeMap<String, Vec<Map<String, Value>>> = BTreeMap::new();
-    for (key, value) in document {
-        match value {
-            Value::Array(items) if MULTI_VALUED.contains(&key.as_str()) => {
-                let elements = items.into_iter().filter_map(|item| match item {
-                    Value::Object(element) => Some(element),
-                    _ => None,
-                });
-                multi.insert(key, elements.collect());
-            }
-            value => {
-                scalars.insert(key, value);
+impl UserRow {
+    /// The person's SCIM attributes: the columns, and the document.
+    pub fn attributes(&self) -> UserAttributes {
+        let document: Map<String, Value> = serde_json::from_str(&self.scim_values).unwrap_or_else(|err| {
+            tracing::error!(user = self.id, error = %err, "a person's stored SCIM document is not a JSON object");
+            Map::new()
+        });
+        let mut scalars = BTreeMap::new();
+        let mut multi: BTreeMap<String, Vec<Map<String, Value>>> = BTreeMap::new();
+        for (key, value) in document {
+            match value {
+                Value::Array(items) if MULTI_VALUED.contains(&key.as_str()) => {
+                    let elements = items.into_iter().filter_map(|item| match item {
+                        Value::Object(element) => Some(element),
+                        _ => None,
+                    });
+                    multi.insert(key, elements.collect());
+                }
+                value => {
+                    scalars.insert(key, value);
+                }
             }
         }
-    }
-    UserAttributes {
-        user_name: row.user_name.clone(),
-        external_id: row.external_id.clone(),
-        active: row.scim_active,
-        display_name: row.display_name.clone(),
-        given_name: row.given_name.clone(),
-        family_name: row.family_name.clone(),
-        title: row.title.clone(),
-        preferred_language: row.preferred_language.clone(),
-        manager: row.manager_id.clone(),
-        scalars,
-        multi,
+        UserAttributes {
+            user_name: self.user_name.clone(),
+            external_id: self.external_id.clone(),
+            active: self.scim_active,
+            display_name: self.display_name.clone(),
+            given_name: self.given_name.clone(),
+            family_name: self.family_name.clone(),
+            title: self.title.clone(),
+            preferred_language: self.preferred_language.clone(),
+            manager: self.manager_id.clone(),
+            scalars,
+            multi,
+        }
     }
 }
 

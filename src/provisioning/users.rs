@@ -103,7 +103,7 @@ fn configured_passles(conn: &mut AnyConnection, company: &Company) -> Result<Vec
 
 fn link_existing(conn: &mut AnyConnection, company: &Company, row: UserRow, attrs: UserAttributes) -> Result<Created, ProvisioningError> {
     let restored = row.deprovisioned_at.is_some();
-    let updated = User::update_attributes(conn, &row, &attrs)
+    let updated = User::update_attributes(conn, &row, &row.attributes(), &attrs)
         .map_err(|e| unique_conflict(e, &attrs))?
         .ok_or_else(|| ProvisioningError::Conflict("the person changed during the request; retry".into()))?;
     User::link_to_entra(conn, updated.id)?;
@@ -147,7 +147,7 @@ pub fn update_user<E: From<ProvisioningError>>(
         if new_attrs.email().is_none() {
             return Err(ProvisioningError::EmailRequired.into());
         }
-        let Some(updated) = User::update_attributes(conn, &user.row, &new_attrs).map_err(|e| unique_conflict(e, &new_attrs))? else {
+        let Some(updated) = User::update_attributes(conn, &user.row, &user.attributes, &new_attrs).map_err(|e| unique_conflict(e, &new_attrs))? else {
             continue; // Changed by a concurrent request since we read it: read again.
         };
         let mut updated = updated;
