@@ -59,6 +59,14 @@ impl NewActivity {
         }
     }
 
+    /// The event as one about the person `row`.
+    pub fn about(mut self, row: &super::user::UserRow) -> NewActivity {
+        self.resource_id = Some(row.scim_id.clone());
+        self.user_id = Some(row.id);
+        self.subject = Some(row.user_name.clone());
+        self
+    }
+
     pub fn insert(&self, conn: &mut AnyConnection) -> QueryResult<usize> {
         crate::per_backend!(conn, c => diesel::insert_into(activity::table).values(self).execute(c))
     }

@@ -4,6 +4,7 @@ pub mod account;
 pub mod activity;
 pub mod assignment;
 pub mod group;
+mod one_trip;
 pub mod user;
 pub mod company;
 pub mod passle;

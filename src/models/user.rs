@@ -9,6 +9,8 @@ use diesel::prelude::*;
 use serde_json::{Map, Value};
 
 use super::CompanyId;
+use super::activity::NewActivity;
+use super::one_trip::{CreatePerson, LookupArrays, UpdatePerson};
 use crate::db::AnyConnection;
 use crate::db::update::cached_update;
 use crate::db::schema::{user_lookups, users};
@@ -60,15 +62,15 @@ pub struct UserRow {
 // and rows can share one multi-row INSERT (PostgreSQL).
 #[derive(Debug, Clone, PartialEq, Insertable)]
 #[diesel(table_name = user_lookups, treat_none_as_default_value = false)]
-struct LookupRow {
-    user_id: i64,
-    attribute: String,
-    position: i32,
-    company_id: i64,
-    value_lower: Option<String>,
-    type_: Option<String>,
-    is_primary: Option<bool>,
-    display: Option<String>,
+pub(super) struct LookupRow {
+    pub(super) user_id: i64,
+    pub(super) attribute: String,
+    pub(super) position: i32,
+    pub(super) company_id: i64,
+    pub(super) value_lower: Option<String>,
+    pub(super) type_: Option<String>,
+    pub(super) is_primary: Option<bool>,
+    pub(super) display: Option<String>,
 }
 
 /// What a lookup row holds besides its key (person, attribute, position).
@@ -199,8 +201,18 @@ pub struct User {
 impl User {
     /// Inserts the person and their values; returns the stored row.
     pub fn insert(conn: &mut AnyConnection, company: CompanyId, person: NewPerson<'_>) -> QueryResult<User> {
+        Self::insert_with(conn, company, person, None)
+    }
+
+    /// Inserts the person and their values and records `event` about them (its person fields
+    /// are set from the new row): one statement on PostgreSQL (see `one_trip`).
+    pub fn insert_recorded(conn: &mut AnyConnection, company: CompanyId, person: NewPerson<'_>, event: NewActivity) -> QueryResult<User> {
+        Self::insert_with(conn, company, person, Some(event))
+    }
+
+    fn insert_with(conn: &mut AnyConnection, company: CompanyId, person: NewPerson<'_>, event: Option<NewActivity>) -> QueryResult<User> {
         let now = super::now();
-        let row: UserRow = crate::per_backend!(conn, c => diesel::insert_into(users::table)
+        let insert = diesel::insert_into(users::table)
             .values((
                 users::company_id.eq(company.0),
                 users::scim_id.eq(new_scim_id()),
@@ -213,9 +225,22 @@ impl User {
                 users::updated_at.eq(now),
                 users::version.eq(1i64),
             ))
-            .returning(users::all_columns)
-            .get_result(c))?;
-        insert_lookups(conn, &lookup_rows(&row, person.attributes))?;
+            .returning(users::all_columns);
+        let row: UserRow = match (conn, event) {
+            (AnyConnection::Postgresql(c), Some(event)) => {
+                // The person's id is not known yet: the statement joins it in.
+                let lookups = LookupArrays::of(lookup_rows(0, company.0, person.attributes));
+                CreatePerson { insert, lookups, event: &event }.get_result(c)?
+            }
+            (conn, event) => {
+                let row: UserRow = crate::per_backend!(&mut *conn, c => insert.get_result(c))?;
+                insert_lookups(conn, &lookup_rows(row.id, row.company_id, person.attributes))?;
+                if let Some(event) = event {
+                    event.about(&row).insert(conn)?;
+                }
+                row
+            }
+        };
         Ok(User { row, attributes: person.attributes.clone(), groups: Vec::new() })
     }
 
@@ -227,6 +252,28 @@ impl User {
     /// `before` are the attributes `row` holds (the caller has them already: no second parse
     /// of the stored document).
     pub fn update_attributes(conn: &mut AnyConnection, row: &UserRow, before: &UserAttributes, attrs: &UserAttributes) -> QueryResult<Option<UserRow>> {
+        Self::update_with(conn, row, before, attrs, None)
+    }
+
+    /// [`update_attributes`](User::update_attributes), recording `event` about the person if
+    /// the update applied: one statement on PostgreSQL (see `one_trip`).
+    pub fn update_attributes_recorded(
+        conn: &mut AnyConnection,
+        row: &UserRow,
+        before: &UserAttributes,
+        attrs: &UserAttributes,
+        event: NewActivity,
+    ) -> QueryResult<Option<UserRow>> {
+        Self::update_with(conn, row, before, attrs, Some(event))
+    }
+
+    fn update_with(
+        conn: &mut AnyConnection,
+        row: &UserRow,
+        before: &UserAttributes,
+        attrs: &UserAttributes,
+        event: Option<NewActivity>,
+    ) -> QueryResult<Option<UserRow>> {
         let identity = IdentityColumns::of(attrs);
         let details = DetailColumns::of(attrs);
         let now = super::now();
@@ -235,7 +282,21 @@ impl User {
         // Setting a column rewrites its index entry even to the same value, a random page of
         // the WAL each: most changes (title, manager, active) leave the identity alone.
         let same_identity = identity.matches(row);
-        let changed = crate::per_backend!(conn, c => if same_identity {
+        let lookups = LookupChanges::between(lookup_rows(row.id, row.company_id, before), lookup_rows(row.id, row.company_id, attrs));
+        let (conn, event) = match (conn, event) {
+            (AnyConnection::Postgresql(c), Some(event)) => {
+                let (upserts, removed) = lookups.into_arrays();
+                let event = &event;
+                let changed: i64 = if same_identity {
+                    UpdatePerson { update: cached_update(users::table, (&details, stamp), current), upserts, removed, event }.get_result(c)
+                } else {
+                    UpdatePerson { update: cached_update(users::table, (&identity, &details, stamp), current), upserts, removed, event }.get_result(c)
+                }?;
+                return Ok((changed > 0).then(|| written(row, identity, details, now)));
+            }
+            other => other,
+        };
+        let changed = crate::per_backend!(&mut *conn, c => if same_identity {
             cached_update(users::table, (&details, stamp), current).execute(c)
         } else {
             cached_update(users::table, (&identity, &details, stamp), current).execute(c)
@@ -243,13 +304,11 @@ impl User {
         if changed == 0 {
             return Ok(None);
         }
-        // The row as just written, without reading it back.
-        let mut updated = row.clone();
-        identity.apply(&mut updated);
-        details.apply(&mut updated);
-        updated.updated_at = now;
-        updated.version = row.version + 1;
-        sync_lookups(conn, &lookup_rows(row, before), lookup_rows(&updated, attrs))?;
+        let updated = written(row, identity, details, now);
+        lookups.write(conn)?;
+        if let Some(event) = event {
+            event.about(&updated).insert(conn)?;
+        }
         Ok(Some(updated))
     }
 
@@ -569,18 +628,28 @@ impl UserRow {
     }
 }
 
+/// `row` as an update of its SCIM columns at `now` writes it, without reading it back.
+fn written(row: &UserRow, identity: IdentityColumns, details: DetailColumns, now: NaiveDateTime) -> UserRow {
+    let mut updated = row.clone();
+    identity.apply(&mut updated);
+    details.apply(&mut updated);
+    updated.updated_at = now;
+    updated.version = row.version + 1;
+    updated
+}
+
 /// Whether a single-valued attribute path belongs to an extension schema (enterprise or custom).
 fn is_extension_path(path: &str) -> bool {
     path.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
 }
 
 /// The indexed values of `attrs` for the person `row`: each email, and each extension attribute.
-fn lookup_rows(row: &UserRow, attrs: &UserAttributes) -> Vec<LookupRow> {
+fn lookup_rows(user_id: i64, company_id: i64, attrs: &UserAttributes) -> Vec<LookupRow> {
     let lookup = |attribute: &str, position: usize, value: Option<&Value>| LookupRow {
-        user_id: row.id,
+        user_id,
         attribute: attribute.to_owned(),
         position: i32::try_from(position).unwrap_or(i32::MAX),
-        company_id: row.company_id,
+        company_id,
         value_lower: text(value).map(|v| v.to_lowercase()),
         type_: None,
         is_primary: None,
@@ -621,27 +690,48 @@ fn insert_lookups(conn: &mut AnyConnection, rows: &[LookupRow]) -> QueryResult<(
     Ok(())
 }
 
-/// Brings the person's lookup rows from `before` to `after`, writing only the rows that
-/// changed (a PATCH usually changes none or one).
-fn sync_lookups(conn: &mut AnyConnection, before: &[LookupRow], after: Vec<LookupRow>) -> QueryResult<()> {
-    let key = |r: &LookupRow| (r.attribute.clone(), r.position);
-    let mut stored: HashMap<(String, i32), &LookupRow> = before.iter().map(|r| (key(r), r)).collect();
-    let mut added: Vec<LookupRow> = Vec::new();
-    for wanted in after {
-        match stored.remove(&key(&wanted)) {
-            Some(old) if *old == wanted => {}
-            Some(_) => {
-                let this = user_lookups::user_id
-                    .eq(wanted.user_id)
-                    .and(user_lookups::attribute.eq(&wanted.attribute))
-                    .and(user_lookups::position.eq(wanted.position));
-                crate::per_backend!(&mut *conn, c => cached_update(user_lookups::table, wanted.content(), this).execute(c))?;
+/// What a change of attributes does to a person's lookup rows (a PATCH usually changes none
+/// or one): only these rows are written.
+#[derive(Default)]
+struct LookupChanges {
+    changed: Vec<LookupRow>,
+    added: Vec<LookupRow>,
+    removed: Vec<LookupRow>,
+}
+
+impl LookupChanges {
+    fn between(before: Vec<LookupRow>, after: Vec<LookupRow>) -> LookupChanges {
+        let mut stored: HashMap<(String, i32), LookupRow> = before.into_iter().map(|r| ((r.attribute.clone(), r.position), r)).collect();
+        let mut changes = LookupChanges::default();
+        for wanted in after {
+            match stored.remove(&(wanted.attribute.clone(), wanted.position)) {
+                Some(old) if old == wanted => {}
+                Some(_) => changes.changed.push(wanted),
+                None => changes.added.push(wanted),
             }
-            None => added.push(wanted),
         }
+        changes.removed = stored.into_values().collect();
+        changes
     }
-    for gone in stored.into_values() {
-        crate::per_backend!(&mut *conn, c => diesel::delete(user_lookups::table.find((gone.user_id, &gone.attribute, gone.position))).execute(c))?;
+
+    /// One statement per row: on SQLite a cached single-row statement is the cheapest.
+    fn write(self, conn: &mut AnyConnection) -> QueryResult<()> {
+        for wanted in &self.changed {
+            let this = user_lookups::user_id
+                .eq(wanted.user_id)
+                .and(user_lookups::attribute.eq(&wanted.attribute))
+                .and(user_lookups::position.eq(wanted.position));
+            crate::per_backend!(&mut *conn, c => cached_update(user_lookups::table, wanted.content(), this).execute(c))?;
+        }
+        for gone in &self.removed {
+            crate::per_backend!(&mut *conn, c => diesel::delete(user_lookups::table.find((gone.user_id, &gone.attribute, gone.position))).execute(c))?;
+        }
+        insert_lookups(conn, &self.added)
     }
-    insert_lookups(conn, &added)
+
+    /// Rows to upsert (changed and added) and the keys of rows to delete, for `one_trip`.
+    fn into_arrays(self) -> (LookupArrays, (Vec<String>, Vec<i32>)) {
+        let removed = self.removed.into_iter().map(|r| (r.attribute, r.position)).unzip();
+        (LookupArrays::of(self.changed.into_iter().chain(self.added)), removed)
+    }
 }

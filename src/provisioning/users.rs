@@ -66,16 +66,7 @@ pub fn create_user(conn: &mut AnyConnection, company: &Company, attrs: UserAttri
     let mode = company.mode();
     let role = (mode != ProvisioningMode::None).then_some(Role::ContentCreator);
     let job_title = if company.job_title_sync { attrs.title.clone() } else { None };
-    let user = User::insert(
-        conn,
-        id,
-        NewPerson { attributes: &attrs, source: "entra", role: role.map(Role::as_str), job_title: job_title.as_deref() },
-    )
-    .map_err(|e| unique_conflict(e, &attrs))?;
     let passles = configured_passles(conn, company)?;
-    if let Some(role) = role {
-        Assignment::grant(conn, id, user.row.id, &passles, role, "configuration")?;
-    }
     let setup = match (mode, passles.len()) {
         (ProvisioningMode::None, _) => "no role and no Passle (pending assignment)".to_owned(),
         (_, n) => format!("Content Creator on {n} Passle{}", if n == 1 { "" } else { "s" }),
@@ -84,7 +75,16 @@ pub fn create_user(conn: &mut AnyConnection, company: &Company, attrs: UserAttri
     if !company.job_title_sync && attrs.title.is_some() {
         detail.push_str("; title received but not applied (job-title sync is off)");
     }
-    record(conn, id, "create", &user.row, 201, detail)?;
+    let user = User::insert_recorded(
+        conn,
+        id,
+        NewPerson { attributes: &attrs, source: "entra", role: role.map(Role::as_str), job_title: job_title.as_deref() },
+        event(id, "create", 201, detail),
+    )
+    .map_err(|e| unique_conflict(e, &attrs))?;
+    if let Some(role) = role {
+        Assignment::grant(conn, id, user.row.id, &passles, role, "configuration")?;
+    }
     Ok(Created { user, linked: false })
 }
 
@@ -147,19 +147,6 @@ pub fn update_user<E: From<ProvisioningError>>(
         if new_attrs.email().is_none() {
             return Err(ProvisioningError::EmailRequired.into());
         }
-        let Some(updated) = User::update_attributes(conn, &user.row, &user.attributes, &new_attrs).map_err(|e| unique_conflict(e, &new_attrs))? else {
-            continue; // Changed by a concurrent request since we read it: read again.
-        };
-        let mut updated = updated;
-        if user.row.source != "entra" {
-            User::link_to_entra(conn, updated.id).map_err(ProvisioningError::from)?;
-            updated.source = "entra".to_owned();
-            updated.version += 1;
-        }
-        if company.job_title_sync && user.attributes.title != new_attrs.title {
-            User::set_job_title(conn, updated.id, new_attrs.title.as_deref()).map_err(ProvisioningError::from)?;
-            updated.job_title = new_attrs.title.clone();
-        }
         let mut detail = describe_changes(&user.attributes, &new_attrs);
         if !company.job_title_sync && user.attributes.title != new_attrs.title {
             detail.push_str("; title recorded but not applied (job-title sync is off)");
@@ -169,7 +156,21 @@ pub fn update_user<E: From<ProvisioningError>>(
             (false, true) => "enable",
             _ => operation,
         };
-        record(conn, id, op, &updated, 200, detail)?;
+        let recorded = event(id, op, 200, detail);
+        let Some(mut updated) = User::update_attributes_recorded(conn, &user.row, &user.attributes, &new_attrs, recorded)
+            .map_err(|e| unique_conflict(e, &new_attrs))?
+        else {
+            continue; // Changed by a concurrent request since we read it: read again.
+        };
+        if user.row.source != "entra" {
+            User::link_to_entra(conn, updated.id).map_err(ProvisioningError::from)?;
+            updated.source = "entra".to_owned();
+            updated.version += 1;
+        }
+        if company.job_title_sync && user.attributes.title != new_attrs.title {
+            User::set_job_title(conn, updated.id, new_attrs.title.as_deref()).map_err(ProvisioningError::from)?;
+            updated.job_title = new_attrs.title.clone();
+        }
         // What was just written is the answer: no need to read it back.
         return Ok(User { row: updated, attributes: new_attrs, groups: user.groups });
     }
@@ -206,14 +207,16 @@ fn etag_matches(if_match: &str, version: i64) -> bool {
 }
 
 fn record(conn: &mut AnyConnection, company: CompanyId, operation: &str, row: &UserRow, status: i32, detail: String) -> Result<(), ProvisioningError> {
+    event(company, operation, status, detail).about(row).insert(conn)?;
+    Ok(())
+}
+
+/// An event by Entra about a person (who it is about is filled in when it is written).
+fn event(company: CompanyId, operation: &str, status: i32, detail: String) -> NewActivity {
     let mut event = NewActivity::new(company, ENTRA, operation, "User");
-    event.resource_id = Some(row.scim_id.clone());
-    event.user_id = Some(row.id);
-    event.subject = Some(row.user_name.clone());
     event.status = status;
     event.detail = detail;
-    event.insert(conn)?;
-    Ok(())
+    event
 }
 
 /// Records a refused SCIM write (outside the failed transaction, so it is kept).

@@ -113,6 +113,57 @@ async fn a_patch_writes_only_the_values_it_changes_and_everything_reads_back(bac
 }
 
 /// (attribute, position, lower-cased value) of the person's indexed values.
+on_both_backends!(concurrent_patches_of_one_person_each_apply_once_with_their_values_and_event);
+
+/// Entra's provision-on-demand can PATCH a person while a cycle does. Each PATCH that loses
+/// the race to another re-reads the person and applies again: at the end every change is
+/// there, each was recorded once, and the indexed values are those of the last version (on
+/// PostgreSQL a losing attempt's lookup rows and event must not be written at all).
+async fn concurrent_patches_of_one_person_each_apply_once_with_their_values_and_event(backend: Backend) {
+    let app = spawn!(backend);
+    let scim = std::sync::Arc::new(app.scim_company("a01"));
+    let id = scim.create_user("rae@acme.example").await;
+    // Four at once: whoever loses retries, and each round has a winner, within the 5 attempts.
+    let patches: Vec<_> = (0..4)
+        .map(|i| {
+            let (scim, id) = (scim.clone(), id.clone());
+            actix_web::rt::spawn(async move {
+                let add = json!([{"op": "Add", "path": "emails", "value": [{"type": "other", "value": format!("rae.{i}@other.example")}]}]);
+                scim.patch(&format!("/Users/{id}"), patch_op(add)).await
+            })
+        })
+        .collect();
+    for patch in patches {
+        let patched = patch.await.unwrap();
+        assert_eq!(patched.status, 200, "{}", patched.body);
+    }
+    let read = scim.get(&format!("/Users/{id}")).await;
+    assert_eq!(read.body["meta"]["version"], "W/\"5\"");
+    let mut others: Vec<&str> = read.body["emails"].as_array().unwrap().iter().filter(|e| e["type"] == "other").map(|e| e["value"].as_str().unwrap()).collect();
+    others.sort();
+    assert_eq!(others, ["rae.0@other.example", "rae.1@other.example", "rae.2@other.example", "rae.3@other.example"]);
+    for i in 0..4 {
+        let found = scim.filter_users(&format!("emails.value eq \"rae.{i}@other.example\"")).await;
+        assert_eq!(found.body["totalResults"], 1, "email {i} is indexed");
+    }
+    let emails: Vec<_> = stored_lookups(&app, &id).into_iter().filter(|(a, _, _)| a == "emails").collect();
+    assert_eq!(emails.len(), 5, "one lookup row per email of the last version: {emails:?}");
+    let events: Vec<(String, i32)> = {
+        use diesel::prelude::*;
+        use entrada::db::schema::activity;
+        let mut conn = app.conn();
+        entrada::per_backend!(&mut conn, c => activity::table
+            .filter(activity::resource_id.eq(&id))
+            .select((activity::operation, activity::status))
+            .order(activity::id)
+            .load(c))
+        .unwrap()
+    };
+    assert_eq!(events.len(), 5, "the create and each PATCH once: {events:?}");
+    assert_eq!(events[0], ("create".to_owned(), 201));
+    assert!(events[1..].iter().all(|(op, status)| op == "update" && *status == 200), "{events:?}");
+}
+
 fn stored_lookups(app: &crate::helpers::TestApp, scim_id: &str) -> Vec<(String, i32, Option<String>)> {
     use diesel::prelude::*;
     use entrada::db::schema::{user_lookups, users};
