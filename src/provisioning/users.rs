@@ -1,6 +1,6 @@
 //! What SCIM user writes do to a company's people (rules 1, 3–8 and 10 of the product).
 
-use crate::db::{AnyConnection, DbError};
+use crate::db::{AnyConnection, DbError, atomically};
 use crate::domain::{ProvisioningMode, Role, UserAttributes};
 use crate::models::activity::NewActivity;
 use crate::models::assignment::Assignment;
@@ -61,7 +61,7 @@ pub fn create_user(conn: &mut AnyConnection, company: &Company, attrs: UserAttri
                 attrs.user_name, row.scim_id
             )));
         }
-        return link_existing(conn, company, row, attrs);
+        return atomically(conn, |c| link_existing(c, company, row, attrs));
     }
     let mode = company.mode();
     let role = (mode != ProvisioningMode::None).then_some(Role::ContentCreator);
@@ -75,16 +75,17 @@ pub fn create_user(conn: &mut AnyConnection, company: &Company, attrs: UserAttri
     if !company.job_title_sync && attrs.title.is_some() {
         detail.push_str("; title received but not applied (job-title sync is off)");
     }
-    let user = User::insert_recorded(
-        conn,
-        id,
-        NewPerson { attributes: &attrs, source: "entra", role: role.map(Role::as_str), job_title: job_title.as_deref() },
-        event(id, "create", 201, detail),
-    )
-    .map_err(|e| unique_conflict(e, &attrs))?;
-    if let Some(role) = role {
-        Assignment::grant(conn, id, user.row.id, &passles, role, "configuration")?;
-    }
+    let person = NewPerson { attributes: &attrs, source: "entra", role: role.map(Role::as_str), job_title: job_title.as_deref() };
+    let insert = |c: &mut AnyConnection| User::insert_recorded(c, id, person, event(id, "create", 201, detail)).map_err(|e| unique_conflict(e, &attrs));
+    // Without a role the person is one statement; Passle grants come with it or not at all.
+    let user = match role {
+        None => insert(conn)?,
+        Some(role) => atomically(conn, |c| {
+            let user = insert(c)?;
+            Assignment::grant(c, id, user.row.id, &passles, role, "configuration")?;
+            Ok::<_, ProvisioningError>(user)
+        })?,
+    };
     Ok(Created { user, linked: false })
 }
 
@@ -157,20 +158,30 @@ pub fn update_user<E: From<ProvisioningError>>(
             _ => operation,
         };
         let recorded = event(id, op, 200, detail);
-        let Some(mut updated) = User::update_attributes_recorded(conn, &user.row, &user.attributes, &new_attrs, recorded)
-            .map_err(|e| unique_conflict(e, &new_attrs))?
-        else {
+        let link = user.row.source != "entra";
+        let retitle = company.job_title_sync && user.attributes.title != new_attrs.title;
+        let apply = |c: &mut AnyConnection| -> Result<Option<UserRow>, ProvisioningError> {
+            let Some(mut updated) = User::update_attributes_recorded(c, &user.row, &user.attributes, &new_attrs, recorded)
+                .map_err(|e| unique_conflict(e, &new_attrs))?
+            else {
+                return Ok(None);
+            };
+            if link {
+                User::link_to_entra(c, updated.id)?;
+                updated.source = "entra".to_owned();
+                updated.version += 1;
+            }
+            if retitle {
+                User::set_job_title(c, updated.id, new_attrs.title.as_deref())?;
+                updated.job_title = new_attrs.title.clone();
+            }
+            Ok(Some(updated))
+        };
+        // Most PATCHes are the one UPDATE statement; linking or a job title comes with it.
+        let applied = if link || retitle { atomically(conn, apply) } else { apply(conn) };
+        let Some(updated) = applied? else {
             continue; // Changed by a concurrent request since we read it: read again.
         };
-        if user.row.source != "entra" {
-            User::link_to_entra(conn, updated.id).map_err(ProvisioningError::from)?;
-            updated.source = "entra".to_owned();
-            updated.version += 1;
-        }
-        if company.job_title_sync && user.attributes.title != new_attrs.title {
-            User::set_job_title(conn, updated.id, new_attrs.title.as_deref()).map_err(ProvisioningError::from)?;
-            updated.job_title = new_attrs.title.clone();
-        }
         // What was just written is the answer: no need to read it back.
         return Ok(User { row: updated, attributes: new_attrs, groups: user.groups });
     }

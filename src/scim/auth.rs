@@ -206,6 +206,14 @@ enum ReadSize {
     Query,
 }
 
+/// Who makes a write atomic on PostgreSQL.
+enum Transaction {
+    /// The write runs in one transaction.
+    Whole,
+    /// The work: one statement, or `db::atomically`.
+    OwnedByWork,
+}
+
 /// A SCIM write that did not happen.
 pub enum Refusal {
     /// Before the company was known (bad token, module off, database unavailable): there is
@@ -237,19 +245,37 @@ impl ScimCredentials {
         F: FnOnce(&mut AnyConnection, &Company) -> Result<T, ScimError> + Send + 'static,
         T: Send + 'static,
     {
+        self.write_as(Transaction::Whole, work).await
+    }
+
+    /// [`write`](ScimCredentials::write) for work that writes with one statement or through
+    /// `db::atomically` (see [`Database::write_autocommit`](crate::db::Database::write_autocommit)).
+    pub async fn write_autocommit<T, F>(&self, work: F) -> Result<(ScimContext, T), Refusal>
+    where
+        F: FnOnce(&mut AnyConnection, &Company) -> Result<T, ScimError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.write_as(Transaction::OwnedByWork, work).await
+    }
+
+    async fn write_as<T, F>(&self, transaction: Transaction, work: F) -> Result<(ScimContext, T), Refusal>
+    where
+        F: FnOnce(&mut AnyConnection, &Company) -> Result<T, ScimError> + Send + 'static,
+        T: Send + 'static,
+    {
         let (digest, shortcode, needs) = (self.digest.clone(), self.shortcode.clone(), self.needs);
         let tokens = self.state.scim_tokens.clone();
-        let outcome = self
-            .state
-            .db
-            .write(move |conn| {
-                let (token, company) = authorize(conn, &tokens, &digest, &shortcode, needs).map_err(JobError::Unattributed)?;
-                match work(conn, &company) {
-                    Ok(value) => Ok((token, company, value)),
-                    Err(err) => Err(JobError::Company(Box::new((token, company)), err)),
-                }
-            })
-            .await;
+        let job = move |conn: &mut AnyConnection| {
+            let (token, company) = authorize(conn, &tokens, &digest, &shortcode, needs).map_err(JobError::Unattributed)?;
+            match work(conn, &company) {
+                Ok(value) => Ok((token, company, value)),
+                Err(err) => Err(JobError::Company(Box::new((token, company)), err)),
+            }
+        };
+        let outcome = match transaction {
+            Transaction::Whole => self.state.db.write(job).await,
+            Transaction::OwnedByWork => self.state.db.write_autocommit(job).await,
+        };
         match outcome {
             Ok((token, company, value)) => Ok((admit(&self.state, token, company), value)),
             Err(JobError::Unattributed(err)) => Err(Refusal::Unattributed(err)),

@@ -95,7 +95,7 @@ pub async fn create(credentials: ScimCredentials, body: web::Payload) -> Result<
         Ok(attrs) => attrs,
         Err(e) => return Err(attempt.invalid(&credentials, e).await),
     };
-    match credentials.write(move |conn, company| rules::create_user(conn, company, attrs).map_err(ScimError::from)).await {
+    match credentials.write_autocommit(move |conn, company| rules::create_user(conn, company, attrs).map_err(ScimError::from)).await {
         Ok((ctx, created)) => Ok(single(StatusCode::CREATED, &created.user, &ctx, None)),
         Err(refusal) => Err(attempt.refused(&credentials, refusal).await),
     }
@@ -287,7 +287,7 @@ pub async fn replace(credentials: ScimCredentials, req: HttpRequest, id: web::Pa
     };
     let if_match = if_match(&req);
     let result = credentials
-        .write(move |conn, company| rules::update_user(conn, company, &scim_id, if_match.as_deref(), "replace", |_| Ok::<_, ScimError>(attrs.clone())))
+        .write_autocommit(move |conn, company| rules::update_user(conn, company, &scim_id, if_match.as_deref(), "replace", |_| Ok::<_, ScimError>(attrs.clone())))
         .await;
     match result {
         Ok((ctx, user)) => Ok(single(StatusCode::OK, &user, &ctx, None)),
@@ -304,7 +304,7 @@ pub async fn modify(credentials: ScimCredentials, req: HttpRequest, id: web::Pat
     };
     let if_match = if_match(&req);
     let result = credentials
-        .write(move |conn, company| {
+        .write_autocommit(move |conn, company| {
             rules::update_user(conn, company, &scim_id, if_match.as_deref(), "update", |current| {
                 let mut doc = render_user(current);
                 patch::apply(&mut doc, &ops, &USER_PATCH_SCHEMA)?;
