@@ -77,14 +77,14 @@ pub fn create_user(conn: &mut AnyConnection, company: &Company, attrs: UserAttri
     }
     let person = NewPerson { attributes: &attrs, source: "entra", role: role.map(Role::as_str), job_title: job_title.as_deref() };
     let insert = |c: &mut AnyConnection| User::insert_recorded(c, id, person, event(id, "create", 201, detail)).map_err(|e| unique_conflict(e, &attrs));
-    // Without a role the person is one statement; Passle grants come with it or not at all.
+    // Without Passles to grant the person is one statement; grants come with it or not at all.
     let user = match role {
-        None => insert(conn)?,
-        Some(role) => atomically(conn, |c| {
+        Some(role) if !passles.is_empty() => atomically(conn, |c| {
             let user = insert(c)?;
             Assignment::grant(c, id, user.row.id, &passles, role, "configuration")?;
             Ok::<_, ProvisioningError>(user)
         })?,
+        _ => insert(conn)?,
     };
     Ok(Created { user, linked: false })
 }

@@ -3,7 +3,7 @@
 //! failing write still takes only its own changes with it, and every caller gets its own
 //! outcome.
 
-use entrada::db::{AnyConnection, Database, DbError, PoolOptions};
+use entrada::db::{AnyConnection, Database, DbError, PoolOptions, atomically};
 use entrada::domain::{CompanyName, PassleName, Shortcode};
 use entrada::models::Company;
 use entrada::models::passle::Passle;
@@ -14,6 +14,7 @@ use crate::{on_both_backends, test_db};
 on_both_backends!(
     concurrent_writes_that_fail_roll_back_only_their_own_changes,
     a_unique_violation_in_one_write_leaves_the_writes_around_it_committed,
+    under_autocommit_atomically_keeps_all_or_nothing_of_its_writes,
 );
 
 #[derive(Debug, PartialEq)]
@@ -103,4 +104,34 @@ async fn a_unique_violation_in_one_write_leaves_the_writes_around_it_committed(b
     let names = passle_names(&database, &company);
     assert_eq!(names.len(), 21);
     assert_eq!(names.iter().filter(|n| *n == "Shared").count(), 1);
+}
+
+/// `write_autocommit` leaves PostgreSQL in autocommit mode (each statement commits alone);
+/// work that writes more than once makes it one unit with `atomically`. On SQLite both run in
+/// the writer's batch, where `atomically` joins the job's savepoint.
+async fn under_autocommit_atomically_keeps_all_or_nothing_of_its_writes(backend: Backend) {
+    let db = test_db!(backend);
+    let (database, company) = setup(&db);
+    let (c1, c2) = (company.clone(), company.clone());
+    let failed = database
+        .write_autocommit(move |conn| {
+            atomically(conn, |c| {
+                create_passle(c, &c1, "First of two")?;
+                create_passle(c, &c1, "Second of two")?;
+                Err::<(), _>(Outcome::Refused(2))
+            })
+        })
+        .await;
+    assert_eq!(failed, Err(Outcome::Refused(2)));
+    assert!(passle_names(&database, &company).is_empty(), "neither write of the failed unit is kept");
+    let kept = database
+        .write_autocommit(move |conn| {
+            atomically(conn, |c| {
+                create_passle(c, &c2, "First of two")?;
+                create_passle(c, &c2, "Second of two")
+            })
+        })
+        .await;
+    assert!(kept.is_ok(), "{kept:?}");
+    assert_eq!(passle_names(&database, &company), ["First of two", "Second of two"]);
 }

@@ -112,7 +112,6 @@ async fn a_patch_writes_only_the_values_it_changes_and_everything_reads_back(bac
     assert_eq!(stored_lookups(&app, &id), after, "a title change leaves the lookups alone");
 }
 
-/// (attribute, position, lower-cased value) of the person's indexed values.
 on_both_backends!(concurrent_patches_of_one_person_each_apply_once_with_their_values_and_event);
 
 /// Entra's provision-on-demand can PATCH a person while a cycle does. Each PATCH that loses
@@ -164,6 +163,7 @@ async fn concurrent_patches_of_one_person_each_apply_once_with_their_values_and_
     assert!(events[1..].iter().all(|(op, status)| op == "update" && *status == 200), "{events:?}");
 }
 
+/// (attribute, position, lower-cased value) of the person's indexed values.
 fn stored_lookups(app: &crate::helpers::TestApp, scim_id: &str) -> Vec<(String, i32, Option<String>)> {
     use diesel::prelude::*;
     use entrada::db::schema::{user_lookups, users};
