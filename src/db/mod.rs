@@ -271,10 +271,7 @@ where
     E: From<DbError>,
 {
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
-    let depth = match conn {
-        AnyConnection::Postgresql(c) => AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth(),
-        AnyConnection::Sqlite(c) => AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth(),
-    };
+    let depth = crate::per_backend!(&mut *conn, c => AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth());
     match depth.map_err(|e| E::from(DbError::Query(e)))? {
         Some(_) => work(conn),
         None => transaction(conn, work),

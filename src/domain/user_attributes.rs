@@ -6,9 +6,15 @@ use serde_json::{Map, Value};
 
 use super::Email;
 
-/// Multi-valued attributes of the User schema (one stored row per element).
+/// Multi-valued attributes of the User schema (each kept as one array).
 pub const MULTI_VALUED: [&str; 8] =
     ["emails", "phoneNumbers", "ims", "photos", "addresses", "entitlements", "roles", "x509Certificates"];
+
+/// Whether an attribute path or schema URN belongs to an extension schema (enterprise or
+/// custom): it starts with `urn:`, in any case.
+pub fn is_extension_path(path: &str) -> bool {
+    path.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
+}
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct UserAttributes {

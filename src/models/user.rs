@@ -14,7 +14,7 @@ use super::one_trip::{CreatePerson, LookupArrays, UpdatePerson};
 use crate::db::AnyConnection;
 use crate::db::update::cached_update;
 use crate::db::schema::{user_lookups, users};
-use crate::domain::{MULTI_VALUED, UserAttributes, new_scim_id};
+use crate::domain::{MULTI_VALUED, UserAttributes, is_extension_path, new_scim_id};
 
 /// An equality on one of a person's identity columns, with the value already lower-cased
 /// the way those columns store it.
@@ -199,18 +199,10 @@ pub struct User {
 }
 
 impl User {
-    /// Inserts the person and their values; returns the stored row.
-    pub fn insert(conn: &mut AnyConnection, company: CompanyId, person: NewPerson<'_>) -> QueryResult<User> {
-        Self::insert_with(conn, company, person, None)
-    }
-
-    /// Inserts the person and their values and records `event` about them (its person fields
-    /// are set from the new row): one statement on PostgreSQL (see `one_trip`).
-    pub fn insert_recorded(conn: &mut AnyConnection, company: CompanyId, person: NewPerson<'_>, event: NewActivity) -> QueryResult<User> {
-        Self::insert_with(conn, company, person, Some(event))
-    }
-
-    fn insert_with(conn: &mut AnyConnection, company: CompanyId, person: NewPerson<'_>, event: Option<NewActivity>) -> QueryResult<User> {
+    /// Inserts the person and their values, and `event` about them if given (its person
+    /// fields are set from the new row); returns the stored row. With an event, one statement
+    /// on PostgreSQL (see `one_trip`).
+    pub fn insert(conn: &mut AnyConnection, company: CompanyId, person: NewPerson<'_>, event: Option<NewActivity>) -> QueryResult<User> {
         let now = super::now();
         let insert = diesel::insert_into(users::table)
             .values((
@@ -226,48 +218,30 @@ impl User {
                 users::version.eq(1i64),
             ))
             .returning(users::all_columns);
-        let row: UserRow = match (conn, event) {
-            (AnyConnection::Postgresql(c), Some(event)) => {
-                // The person's id is not known yet: the statement joins it in.
-                let lookups = LookupArrays::of(lookup_rows(0, company.0, person.attributes));
-                CreatePerson { insert, lookups, event: &event }.get_result(c)?
+        let row: UserRow = if let (AnyConnection::Postgresql(c), Some(event)) = (&mut *conn, &event) {
+            // The person's id is not known yet: the statement joins it in.
+            let lookups = LookupArrays::of(lookup_rows(0, company.0, person.attributes));
+            CreatePerson { insert, lookups, event }.get_result(c)?
+        } else {
+            let row: UserRow = crate::per_backend!(&mut *conn, c => insert.get_result(c))?;
+            insert_lookups(conn, &lookup_rows(row.id, row.company_id, person.attributes))?;
+            if let Some(event) = event {
+                event.about(&row).insert(conn)?;
             }
-            (conn, event) => {
-                let row: UserRow = crate::per_backend!(&mut *conn, c => insert.get_result(c))?;
-                insert_lookups(conn, &lookup_rows(row.id, row.company_id, person.attributes))?;
-                if let Some(event) = event {
-                    event.about(&row).insert(conn)?;
-                }
-                row
-            }
+            row
         };
         Ok(User { row, attributes: person.attributes.clone(), groups: Vec::new() })
     }
 
-    /// Replaces the SCIM attributes if the stored version is still `row.version`, bumping it.
-    /// Returns `None` when someone else changed the person first (the caller retries). In the
-    /// returned row the SCIM columns, `updated_at` and `version` are what was written; the
-    /// product columns (role, job title, disabled) are as `row` had them, since portal changes
-    /// to those do not bump the version.
+    /// Replaces the SCIM attributes if the stored version is still `row.version`, bumping it,
+    /// and records `event` about the person if given and the update applied (one statement
+    /// on PostgreSQL, see `one_trip`). Returns `None` when someone else changed the person
+    /// first (the caller retries). In the returned row the SCIM columns, `updated_at` and
+    /// `version` are what was written; the product columns (role, job title, disabled) are as
+    /// `row` had them, since portal changes to those do not bump the version.
     /// `before` are the attributes `row` holds (the caller has them already: no second parse
     /// of the stored document).
-    pub fn update_attributes(conn: &mut AnyConnection, row: &UserRow, before: &UserAttributes, attrs: &UserAttributes) -> QueryResult<Option<UserRow>> {
-        Self::update_with(conn, row, before, attrs, None)
-    }
-
-    /// [`update_attributes`](User::update_attributes), recording `event` about the person if
-    /// the update applied: one statement on PostgreSQL (see `one_trip`).
-    pub fn update_attributes_recorded(
-        conn: &mut AnyConnection,
-        row: &UserRow,
-        before: &UserAttributes,
-        attrs: &UserAttributes,
-        event: NewActivity,
-    ) -> QueryResult<Option<UserRow>> {
-        Self::update_with(conn, row, before, attrs, Some(event))
-    }
-
-    fn update_with(
+    pub fn update_attributes(
         conn: &mut AnyConnection,
         row: &UserRow,
         before: &UserAttributes,
@@ -283,19 +257,15 @@ impl User {
         // the WAL each: most changes (title, manager, active) leave the identity alone.
         let same_identity = identity.matches(row);
         let lookups = LookupChanges::between(lookup_rows(row.id, row.company_id, before), lookup_rows(row.id, row.company_id, attrs));
-        let (conn, event) = match (conn, event) {
-            (AnyConnection::Postgresql(c), Some(event)) => {
-                let (upserts, removed) = lookups.into_arrays();
-                let event = &event;
-                let changed: i64 = if same_identity {
-                    UpdatePerson { update: cached_update(users::table, (&details, stamp), current), upserts, removed, event }.get_result(c)
-                } else {
-                    UpdatePerson { update: cached_update(users::table, (&identity, &details, stamp), current), upserts, removed, event }.get_result(c)
-                }?;
-                return Ok((changed > 0).then(|| written(row, identity, details, now)));
-            }
-            other => other,
-        };
+        if let (AnyConnection::Postgresql(c), Some(event)) = (&mut *conn, &event) {
+            let (upserts, removed) = lookups.into_arrays();
+            let changed: i64 = if same_identity {
+                UpdatePerson { update: cached_update(users::table, (&details, stamp), current), upserts, removed, event }.get_result(c)
+            } else {
+                UpdatePerson { update: cached_update(users::table, (&identity, &details, stamp), current), upserts, removed, event }.get_result(c)
+            }?;
+            return Ok((changed > 0).then(|| written(row, identity, details, now)));
+        }
         let changed = crate::per_backend!(&mut *conn, c => if same_identity {
             cached_update(users::table, (&details, stamp), current).execute(c)
         } else {
@@ -638,12 +608,8 @@ fn written(row: &UserRow, identity: IdentityColumns, details: DetailColumns, now
     updated
 }
 
-/// Whether a single-valued attribute path belongs to an extension schema (enterprise or custom).
-fn is_extension_path(path: &str) -> bool {
-    path.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
-}
-
-/// The indexed values of `attrs` for the person `row`: each email, and each extension attribute.
+/// The indexed values of `attrs` for the person `user_id` of `company_id`: each email, and each
+/// extension attribute.
 fn lookup_rows(user_id: i64, company_id: i64, attrs: &UserAttributes) -> Vec<LookupRow> {
     let lookup = |attribute: &str, position: usize, value: Option<&Value>| LookupRow {
         user_id,

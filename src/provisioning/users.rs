@@ -76,7 +76,7 @@ pub fn create_user(conn: &mut AnyConnection, company: &Company, attrs: UserAttri
         detail.push_str("; title received but not applied (job-title sync is off)");
     }
     let person = NewPerson { attributes: &attrs, source: "entra", role: role.map(Role::as_str), job_title: job_title.as_deref() };
-    let insert = |c: &mut AnyConnection| User::insert_recorded(c, id, person, event(id, "create", 201, detail)).map_err(|e| unique_conflict(e, &attrs));
+    let insert = |c: &mut AnyConnection| User::insert(c, id, person, Some(event(id, "create", 201, detail))).map_err(|e| unique_conflict(e, &attrs));
     // Without Passles to grant the person is one statement; grants come with it or not at all.
     let user = match role {
         Some(role) if !passles.is_empty() => atomically(conn, |c| {
@@ -104,7 +104,7 @@ fn configured_passles(conn: &mut AnyConnection, company: &Company) -> Result<Vec
 
 fn link_existing(conn: &mut AnyConnection, company: &Company, row: UserRow, attrs: UserAttributes) -> Result<Created, ProvisioningError> {
     let restored = row.deprovisioned_at.is_some();
-    let updated = User::update_attributes(conn, &row, &row.attributes(), &attrs)
+    let updated = User::update_attributes(conn, &row, &row.attributes(), &attrs, None)
         .map_err(|e| unique_conflict(e, &attrs))?
         .ok_or_else(|| ProvisioningError::Conflict("the person changed during the request; retry".into()))?;
     User::link_to_entra(conn, updated.id)?;
@@ -161,7 +161,7 @@ pub fn update_user<E: From<ProvisioningError>>(
         let link = user.row.source != "entra";
         let retitle = company.job_title_sync && user.attributes.title != new_attrs.title;
         let apply = |c: &mut AnyConnection| -> Result<Option<UserRow>, ProvisioningError> {
-            let Some(mut updated) = User::update_attributes_recorded(c, &user.row, &user.attributes, &new_attrs, recorded)
+            let Some(mut updated) = User::update_attributes(c, &user.row, &user.attributes, &new_attrs, Some(recorded))
                 .map_err(|e| unique_conflict(e, &new_attrs))?
             else {
                 return Ok(None);

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use super::attempt::Attempt;
 use super::auth::ScimCredentials;
 use super::error::{ScimError, ScimType};
-use super::filter::{CompValue, CompareOp, Filter, parse_filter, parse_path};
+use super::filter::{CompValue, CompareOp, Filter, parse_path};
 use super::http::{Projection, Query, if_match, list_response, read_json, respond, respond_resource};
 use super::patch::{OpKind, PatchOp, parse_patch};
 use super::schema::GROUP_SCHEMA;
@@ -252,7 +252,8 @@ async fn list_groups(credentials: ScimCredentials, params: Result<ListParams, Sc
         .read(move |conn, company| {
             let params = params?;
             let (start_index, offset, count) = page_of(&params);
-            let (total, resources) = group_page(conn, company.company_id(), params.filter.as_deref(), &params.projection, offset, count, &base)?;
+            let filter = super::query::list_filter(params.filter.as_deref())?;
+            let (total, resources) = group_page(conn, company.company_id(), filter.as_ref(), &params.projection, offset, count, &base)?;
             Ok((start_index, total, resources))
         })
         .await?;
@@ -263,17 +264,14 @@ async fn list_groups(credentials: ScimCredentials, params: Result<ListParams, Sc
 pub fn group_page(
     conn: &mut AnyConnection,
     company: CompanyId,
-    filter: Option<&str>,
+    filter: Option<&Filter>,
     projection: &Projection,
     offset: i64,
     count: i64,
     base: &str,
 ) -> Result<(i64, Vec<Value>), ScimError> {
-    let filter = match filter.map(str::trim).filter(|f| !f.is_empty()) {
-        Some(text) => {
-            let parsed = parse_filter(text).map_err(|e| ScimError::bad_request(ScimType::InvalidFilter, format!("invalid filter: {e}")))?;
-            Some(super::query::group_filter(&parsed, company)?)
-        }
+    let filter = match filter {
+        Some(parsed) => Some(super::query::group_filter(parsed, company)?),
         None => None,
     };
     let (total, groups) = Group::search(conn, company, filter, offset, count)?;

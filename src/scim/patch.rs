@@ -10,6 +10,7 @@ use super::error::{ScimError, ScimType};
 use super::filter::{AttrPath, CompValue, CompareOp, Filter, PatchPath, parse_path};
 use super::schema::{self, AttrDef, AttrType, Mutability};
 use super::user_json::{canonical_element, parse_manager};
+use crate::domain::is_extension_path;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpKind {
@@ -154,7 +155,7 @@ fn extension_key(doc: &Map<String, Value>, schema: &ResourceSchema, path: &str) 
     if let Some((urn, _)) = schema.extensions.iter().find(|(urn, _)| urn.eq_ignore_ascii_case(path)) {
         return Some((*urn).to_owned());
     }
-    doc.keys().find(|k| k.eq_ignore_ascii_case(path) && k.to_ascii_lowercase().starts_with("urn:")).cloned()
+    doc.keys().find(|k| k.eq_ignore_ascii_case(path) && is_extension_path(k)).cloned()
 }
 
 /// An operation on a whole extension: remove it, or set the attributes of the value object.
@@ -197,7 +198,7 @@ fn resolve<'s>(path: &str, schema: &'s ResourceSchema) -> Result<Target<'s>, Sci
         Some(u) if u.eq_ignore_ascii_case(schema.core_urn) => (None, Some(schema.core)),
         Some(u) => match schema.extensions.iter().find(|(urn, _)| urn.eq_ignore_ascii_case(u)) {
             Some((urn, defs)) => (Some((*urn).to_owned()), Some(*defs)),
-            None if u.to_ascii_lowercase().starts_with("urn:") => (Some(u.clone()), None),
+            None if is_extension_path(u) => (Some(u.clone()), None),
             None => return Err(ScimError::invalid_path(format!("unknown schema {u}"))),
         },
     };

@@ -209,6 +209,14 @@ struct Dialect {
 const USERS: Dialect = Dialect { resolve, element_column, subquery: lookups_subquery };
 const GROUPS: Dialect = Dialect { resolve: resolve_group, element_column: member_column, subquery: members_subquery };
 
+/// The filter of a list request, parsed (`None` when it is absent or blank).
+pub fn list_filter(text: Option<&str>) -> Result<Option<Filter>, ScimError> {
+    match text.map(str::trim).filter(|f| !f.is_empty()) {
+        Some(text) => Ok(Some(super::filter::parse_filter(text).map_err(|e| invalid(format!("invalid filter: {e}")))?)),
+        None => Ok(None),
+    }
+}
+
 /// `filter` as a single indexed identity lookup, when it is exactly `userName eq "…"` or
 /// `externalId eq "…"` (what Entra asks before every create); other filters go through SQL.
 pub fn identity_lookup(filter: &Filter) -> Option<IdentityLookup> {

@@ -7,8 +7,8 @@ use serde_json::{Map, Value, json};
 
 use super::attempt::Attempt;
 use super::auth::{ScimContext, ScimCredentials};
-use super::error::{ScimError, ScimType};
-use super::filter::{Filter, parse_filter};
+use super::error::ScimError;
+use super::filter::Filter;
 use super::http::{Projection, Query, if_match, list_response, read_json, respond, respond_resource};
 use super::patch::{self, ResourceSchema};
 use super::schema::{ENTERPRISE_ATTRIBUTES, ENTERPRISE_SCHEMA, USER_ATTRIBUTES, USER_SCHEMA};
@@ -16,7 +16,7 @@ use super::user_json::{parse_user, render_user};
 use super::query;
 use crate::db::AnyConnection;
 use crate::models::Company;
-use crate::models::user::User;
+use crate::models::user::{IdentityLookup, User};
 use crate::provisioning::users::{self as rules, etag};
 use crate::provisioning::ProvisioningError;
 
@@ -172,9 +172,9 @@ pub async fn search(credentials: ScimCredentials, body: web::Payload) -> Result<
 
 /// One page of users, checking the credentials and reading the page in one trip.
 async fn list_users(credentials: ScimCredentials, params: Result<ListParams, ScimError>) -> Result<HttpResponse, ScimError> {
-    let request = params.and_then(|params| Ok((parse_user_filter(&params)?, params)));
+    let request = params.and_then(|params| Ok((UserFilter::of(&params)?, params)));
     // Entra's lookup before every create is one index lookup.
-    let lookup = matches!(&request, Ok((Some(filter), _)) if query::identity_lookup(filter).is_some());
+    let lookup = matches!(&request, Ok((Some(filter), _)) if filter.lookup.is_some());
     let work = move |conn: &mut AnyConnection, company: &Company| {
         let (filter, params) = request?;
         let (start_index, offset, count) = page_of(&params);
@@ -187,11 +187,16 @@ async fn list_users(credentials: ScimCredentials, params: Result<ListParams, Sci
     Ok(respond(StatusCode::OK, &list_response(total, start_index, resources)))
 }
 
-/// The parsed filter of a list request (`None` without one).
-fn parse_user_filter(params: &ListParams) -> Result<Option<Filter>, ScimError> {
-    match params.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
-        Some(text) => Ok(Some(parse_filter(text).map_err(|e| ScimError::bad_request(ScimType::InvalidFilter, format!("invalid filter: {e}")))?)),
-        None => Ok(None),
+/// A list request's filter, parsed, with Entra's identity lookup recognised once.
+struct UserFilter {
+    filter: Filter,
+    lookup: Option<IdentityLookup>,
+}
+
+impl UserFilter {
+    /// `None` without a filter.
+    fn of(params: &ListParams) -> Result<Option<UserFilter>, ScimError> {
+        Ok(query::list_filter(params.filter.as_deref())?.map(|filter| UserFilter { lookup: query::identity_lookup(&filter), filter }))
     }
 }
 
@@ -209,12 +214,12 @@ pub async fn search_all(credentials: ScimCredentials, body: web::Payload) -> Res
         .read(move |conn, company| {
             let params = params?;
             let (start_index, offset, count) = page_of(&params);
-            let filter = parse_user_filter(&params)?;
+            let filter = UserFilter::of(&params)?;
             let (user_total, users) = find_user_page(conn, company, &params, filter.as_ref(), offset, count)?;
             let (group_offset, room) = ((offset - user_total).max(0), count - users.len() as i64);
             let (group_total, groups) = if company.groups_enabled {
                 // A filter naming user-only attributes simply matches no group.
-                super::groups::group_page(conn, company.company_id(), params.filter.as_deref(), &params.projection, group_offset, room, &base).unwrap_or((0, Vec::new()))
+                super::groups::group_page(conn, company.company_id(), filter.as_ref().map(|f| &f.filter), &params.projection, group_offset, room, &base).unwrap_or((0, Vec::new()))
             } else {
                 (0, Vec::new())
             };
@@ -231,15 +236,15 @@ fn find_user_page(
     conn: &mut AnyConnection,
     company: &Company,
     params: &ListParams,
-    filter: Option<&Filter>,
+    filter: Option<&UserFilter>,
     offset: i64,
     count: i64,
 ) -> Result<(i64, Vec<User>), ScimError> {
     // Entra's lookup before a create gets its own static query; any other filter becomes SQL
     // here, before the sort is looked at, so a bad filter is reported first.
-    let lookup = filter.and_then(query::identity_lookup);
-    let condition = match (&lookup, filter) {
-        (None, Some(f)) => Some(query::user_filter(f, company.company_id())?),
+    let lookup = filter.and_then(|f| f.lookup.clone());
+    let condition = match filter {
+        Some(UserFilter { filter, lookup: None }) => Some(query::user_filter(filter, company.company_id())?),
         _ => None,
     };
     let descending = match params.sort_order.as_deref().map(str::to_ascii_lowercase).as_deref() {

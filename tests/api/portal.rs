@@ -256,7 +256,7 @@ pub(crate) fn add_person(app: &TestApp, company: &Company, user_name: &str, fami
         family_name: Some(family.to_owned()),
         ..Default::default()
     };
-    User::insert(&mut app.conn(), company.company_id(), NewPerson { attributes: &attrs, source, role: None, job_title: None }).unwrap().row.id
+    User::insert(&mut app.conn(), company.company_id(), NewPerson { attributes: &attrs, source, role: None, job_title: None }, None).unwrap().row.id
 }
 
 /// Generates the company's secret token on Manage Entra ID and reads it from the answer.

@@ -58,7 +58,7 @@ async fn rule_3_a_create_links_the_existing_person(backend: Backend) {
     let db = test_db!(backend);
     let (mut conn, company) = setup(&db);
     let attrs = person("Ines@X.example");
-    let manual = User::insert(&mut conn, company.company_id(), NewPerson { attributes: &attrs, source: "manual", role: Some("editor"), job_title: None }).unwrap();
+    let manual = User::insert(&mut conn, company.company_id(), NewPerson { attributes: &attrs, source: "manual", role: Some("editor"), job_title: None }, None).unwrap();
     let created = create_user(&mut conn, &company, person("ines@x.example")).unwrap();
     assert!(created.linked);
     assert_eq!(created.user.row.id, manual.row.id);

@@ -434,7 +434,7 @@ async fn count_above_1000_is_capped_at_1000(backend: Backend) {
     conn.transaction(|conn| {
         for i in 0..1001 {
             let attributes = UserAttributes { user_name: format!("bulk{i:04}@acme.example"), ..Default::default() };
-            User::insert(conn, company, NewPerson { attributes: &attributes, source: "entra", role: None, job_title: None })?;
+            User::insert(conn, company, NewPerson { attributes: &attributes, source: "entra", role: None, job_title: None }, None)?;
         }
         diesel::QueryResult::Ok(())
     })

@@ -332,7 +332,7 @@ pub async fn create(state: web::Data<AppState>, access: CompanyAccess, body: web
         .db
         .write(move |conn| {
             let person = NewPerson { attributes: &attrs, source: "manual", role: None, job_title: None };
-            match User::insert(conn, id, person) {
+            match User::insert(conn, id, person, None) {
                 Ok(user) => {
                     record_admin(conn, id, &admin, "create", &user.row, "added by hand in the portal".into())?;
                     Ok(Some(user.row.id))
