@@ -16,8 +16,6 @@ use std::time::Duration;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
-use super::AnyConnection;
-
 /// How often the change counts are looked at.
 const CHECK_EVERY: Duration = Duration::from_secs(5);
 
@@ -58,7 +56,8 @@ pub(super) fn start(url: &str) -> anyhow::Result<Keeper> {
         let mut conn = None;
         while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECK_EVERY) {
             if conn.is_none() {
-                conn = super::establish(&url).ok();
+                super::init_postgres_client();
+                conn = diesel::PgConnection::establish(&url).ok();
             }
             let Some(c) = conn.as_mut() else { continue };
             if let Err(err) = analyze_changed(c) {
@@ -70,8 +69,7 @@ pub(super) fn start(url: &str) -> anyhow::Result<Keeper> {
     Ok(Keeper { _alive: alive })
 }
 
-fn analyze_changed(conn: &mut AnyConnection) -> QueryResult<()> {
-    let AnyConnection::Postgresql(c) = conn else { return Ok(()) };
+fn analyze_changed(c: &mut diesel::PgConnection) -> QueryResult<()> {
     let locked: bool = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!("pg_try_advisory_lock({LOCK_KEY})"))).get_result(c)?;
     if !locked {
         return Ok(());

@@ -19,6 +19,19 @@ use super::activity::NewActivity;
 use super::user::LookupRow;
 use crate::db::schema::users;
 
+/// Pushes `value`s as binds of the given SQL types, separated by commas.
+macro_rules! binds {
+    ($out:ident; $($ty:ty => $value:expr),+ $(,)?) => {{
+        let mut first = true;
+        $(
+            if !std::mem::take(&mut first) {
+                $out.push_sql(", ");
+            }
+            $out.push_bind_param::<$ty, _>($value)?;
+        )+
+    }};
+}
+
 /// Lookup rows as one array per column (the person's id and company come from the statement).
 #[derive(Default)]
 pub(super) struct LookupArrays {
@@ -47,24 +60,17 @@ impl LookupArrays {
     /// `INSERT INTO user_lookups … SELECT … FROM {person}, unnest(…)`: `person` is the CTE that
     /// holds the person's `id` and `company_id`.
     fn walk_insert<'b>(&'b self, person: &str, mut out: AstPass<'_, 'b, Pg>) -> diesel::QueryResult<()> {
-        out.push_sql(r#"INSERT INTO "user_lookups" ("user_id", "attribute", "position", "company_id", "value_lower", "type", "is_primary", "display") SELECT "#);
-        out.push_sql(person);
-        out.push_sql(".id, x.attribute, x.position, ");
-        out.push_sql(person);
-        out.push_sql(".company_id, x.value_lower, x.type, x.is_primary, x.display FROM ");
-        out.push_sql(person);
-        out.push_sql(", unnest(");
-        out.push_bind_param::<Array<Text>, _>(&self.attribute)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Integer>, _>(&self.position)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.value_lower)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.type_)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Nullable<Bool>>, _>(&self.is_primary)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.display)?;
+        out.push_sql(&format!(
+            r#"INSERT INTO "user_lookups" ("user_id", "attribute", "position", "company_id", "value_lower", "type", "is_primary", "display") SELECT {person}.id, x.attribute, x.position, {person}.company_id, x.value_lower, x.type, x.is_primary, x.display FROM {person}, unnest("#
+        ));
+        binds!(out;
+            Array<Text> => &self.attribute,
+            Array<Integer> => &self.position,
+            Array<Nullable<Text>> => &self.value_lower,
+            Array<Nullable<Text>> => &self.type_,
+            Array<Nullable<Bool>> => &self.is_primary,
+            Array<Nullable<Text>> => &self.display,
+        );
         out.push_sql(") AS x(attribute, position, value_lower, type, is_primary, display)");
         Ok(())
     }
@@ -74,31 +80,19 @@ impl LookupArrays {
 /// `person` (its `scim_id`, `id` and `user_name`), whatever `event` says of them.
 fn walk_event<'b>(event: &'b NewActivity, person: &str, mut out: AstPass<'_, 'b, Pg>) -> diesel::QueryResult<()> {
     out.push_sql(
-        r#"INSERT INTO "activity" ("company_id", "occurred_at", "actor", "operation", "resource_type", "resource_id", "user_id", "subject", "outcome", "status", "detail") SELECT "#,
+        r#"INSERT INTO "activity" ("company_id", "occurred_at", "actor", "operation", "resource_type", "outcome", "status", "detail", "resource_id", "user_id", "subject") SELECT "#,
     );
-    out.push_bind_param::<BigInt, _>(&event.company_id)?;
-    out.push_sql(", ");
-    out.push_bind_param::<Timestamp, _>(&event.occurred_at)?;
-    out.push_sql(", ");
-    out.push_bind_param::<Text, _>(&event.actor)?;
-    out.push_sql(", ");
-    out.push_bind_param::<Text, _>(&event.operation)?;
-    out.push_sql(", ");
-    out.push_bind_param::<Text, _>(&event.resource_type)?;
-    out.push_sql(", ");
-    out.push_sql(person);
-    out.push_sql(".scim_id, ");
-    out.push_sql(person);
-    out.push_sql(".id, ");
-    out.push_sql(person);
-    out.push_sql(".user_name, ");
-    out.push_bind_param::<Text, _>(&event.outcome)?;
-    out.push_sql(", ");
-    out.push_bind_param::<Integer, _>(&event.status)?;
-    out.push_sql(", ");
-    out.push_bind_param::<Text, _>(&event.detail)?;
-    out.push_sql(" FROM ");
-    out.push_sql(person);
+    binds!(out;
+        BigInt => &event.company_id,
+        Timestamp => &event.occurred_at,
+        Text => &event.actor,
+        Text => &event.operation,
+        Text => &event.resource_type,
+        Text => &event.outcome,
+        Integer => &event.status,
+        Text => &event.detail,
+    );
+    out.push_sql(&format!(", {person}.scim_id, {person}.id, {person}.user_name FROM {person}"));
     Ok(())
 }
 
@@ -143,9 +137,7 @@ impl<U: QueryFragment<Pg>> QueryFragment<Pg> for UpdatePerson<'_, U> {
         out.push_sql("WITH p AS (");
         self.update.walk_ast(out.reborrow())?;
         out.push_sql(r#" RETURNING "users"."id", "users"."company_id", "users"."scim_id", "users"."user_name"), gone AS (DELETE FROM "user_lookups" USING p, unnest("#);
-        out.push_bind_param::<Array<Text>, _>(&self.removed.0)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Integer>, _>(&self.removed.1)?;
+        binds!(out; Array<Text> => &self.removed.0, Array<Integer> => &self.removed.1);
         out.push_sql(
             r#") AS r(attribute, position) WHERE "user_lookups"."user_id" = p.id AND "user_lookups"."attribute" = r.attribute AND "user_lookups"."position" = r.position), put AS ("#,
         );

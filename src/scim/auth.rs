@@ -160,6 +160,13 @@ impl ScimCredentials {
         self.state.public_url.tenant_url(&self.shortcode)
     }
 
+    /// The credentials check, to run first in a request's database work.
+    fn check(&self) -> impl FnOnce(&mut AnyConnection) -> Result<(ScimToken, Company), ScimError> + Send + 'static {
+        let (digest, shortcode, needs) = (self.digest.clone(), self.shortcode.clone(), self.needs);
+        let tokens = self.state.scim_tokens.clone();
+        move |conn| authorize(conn, &tokens, &digest, &shortcode, needs)
+    }
+
     /// Checks the credentials, then runs `work` for the company, on one read connection.
     /// Nothing of `work` runs for a request that fails the check.
     pub async fn read<T, F>(&self, work: F) -> Result<(ScimContext, T), ScimError>
@@ -184,10 +191,9 @@ impl ScimCredentials {
         F: FnOnce(&mut AnyConnection, &Company) -> Result<T, ScimError> + Send + 'static,
         T: Send + 'static,
     {
-        let (digest, shortcode, needs) = (self.digest.clone(), self.shortcode.clone(), self.needs);
-        let tokens = self.state.scim_tokens.clone();
+        let check = self.check();
         let job = move |conn: &mut AnyConnection| {
-            let (token, company) = authorize(conn, &tokens, &digest, &shortcode, needs)?;
+            let (token, company) = check(conn)?;
             let value = work(conn, &company)?;
             Ok::<_, ScimError>((token, company, value))
         };
@@ -263,10 +269,9 @@ impl ScimCredentials {
         F: FnOnce(&mut AnyConnection, &Company) -> Result<T, ScimError> + Send + 'static,
         T: Send + 'static,
     {
-        let (digest, shortcode, needs) = (self.digest.clone(), self.shortcode.clone(), self.needs);
-        let tokens = self.state.scim_tokens.clone();
+        let check = self.check();
         let job = move |conn: &mut AnyConnection| {
-            let (token, company) = authorize(conn, &tokens, &digest, &shortcode, needs).map_err(JobError::Unattributed)?;
+            let (token, company) = check(conn).map_err(JobError::Unattributed)?;
             match work(conn, &company) {
                 Ok(value) => Ok((token, company, value)),
                 Err(err) => Err(JobError::Company(Box::new((token, company)), err)),
