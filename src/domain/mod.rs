@@ -14,4 +14,4 @@ pub use password::Password;
 pub use role::{ProvisioningMode, Role};
 pub use secret::{Secret, random_alphanumeric, sha256_hex, constant_time_eq, new_scim_id};
 pub use shortcode::Shortcode;
-pub use user_attributes::{MULTI_VALUED, UserAttributes, is_extension_path};
+pub use user_attributes::{INDEXED_MULTI_VALUED, MULTI_VALUED, UserAttributes, is_extension_path};

@@ -10,6 +10,10 @@ use super::Email;
 pub const MULTI_VALUED: [&str; 8] =
     ["emails", "phoneNumbers", "ims", "photos", "addresses", "entitlements", "roles", "x509Certificates"];
 
+/// The multi-valued attribute whose elements are indexed for filters (Entra may match on an
+/// email); every extension attribute is indexed too (see [`is_extension_path`]).
+pub const INDEXED_MULTI_VALUED: &str = "emails";
+
 /// Whether an attribute path or schema URN belongs to an extension schema (enterprise or
 /// custom): it starts with `urn:`, in any case.
 pub fn is_extension_path(path: &str) -> bool {

@@ -14,7 +14,7 @@ use super::one_trip::{CreatePerson, LookupArrays, UpdatePerson};
 use crate::db::AnyConnection;
 use crate::db::update::cached_update;
 use crate::db::schema::{user_lookups, users};
-use crate::domain::{MULTI_VALUED, UserAttributes, is_extension_path, new_scim_id};
+use crate::domain::{INDEXED_MULTI_VALUED, MULTI_VALUED, UserAttributes, is_extension_path, new_scim_id};
 
 /// An equality on one of a person's identity columns, with the value already lower-cased
 /// the way those columns store it.
@@ -621,7 +621,7 @@ fn lookup_rows(user_id: i64, company_id: i64, attrs: &UserAttributes) -> Vec<Loo
         is_primary: None,
         display: None,
     };
-    let emails = attrs.multi.get("emails").map(Vec::as_slice).unwrap_or_default();
+    let emails = attrs.multi.get(INDEXED_MULTI_VALUED).map(Vec::as_slice).unwrap_or_default();
     let mut rows: Vec<LookupRow> = emails
         .iter()
         .enumerate()
@@ -629,7 +629,7 @@ fn lookup_rows(user_id: i64, company_id: i64, attrs: &UserAttributes) -> Vec<Loo
             type_: text(email.get("type")),
             is_primary: email.get("primary").and_then(Value::as_bool),
             display: text(email.get("display")),
-            ..lookup("emails", i, email.get("value"))
+            ..lookup(INDEXED_MULTI_VALUED, i, email.get("value"))
         })
         .collect();
     rows.extend(attrs.scalars.iter().filter(|(path, _)| is_extension_path(path)).map(|(path, value)| lookup(path, 0, Some(value))));

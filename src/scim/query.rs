@@ -11,6 +11,7 @@ use super::error::{ScimError, ScimType};
 use super::filter::{AttrPath, CompValue, CompareOp, Filter};
 use super::schema::{self, ENTERPRISE_ATTRIBUTES, ENTERPRISE_SCHEMA, USER_ATTRIBUTES, USER_SCHEMA};
 use crate::db::sql::Sql;
+use crate::domain::INDEXED_MULTI_VALUED;
 use crate::models::CompanyId;
 use crate::models::user::IdentityLookup;
 
@@ -87,7 +88,7 @@ fn resolve(path: &AttrPath) -> Result<Place, ScimError> {
         if def.name == "groups" {
             return Err(invalid("filtering on groups is not supported"));
         }
-        return Ok(if def.name == "emails" { Place::Rows(def.name.to_owned(), false) } else { Place::Document(def.name.to_owned(), true) });
+        return Ok(if def.name == INDEXED_MULTI_VALUED { Place::Rows(def.name.to_owned(), false) } else { Place::Document(def.name.to_owned(), true) });
     }
     Ok(match (def.name, sub) {
         ("userName", None) => Place::Column("users.user_name_lower", Kind::TextCi),
