@@ -1,5 +1,18 @@
 //! Rows and their queries. Every query on tenant-owned data takes the company's id.
 
+/// Pushes `value`s as binds of the given SQL types, separated by commas.
+macro_rules! binds {
+    ($out:ident; $($ty:ty => $value:expr),+ $(,)?) => {{
+        let mut first = true;
+        $(
+            if !std::mem::take(&mut first) {
+                $out.push_sql(", ");
+            }
+            $out.push_bind_param::<$ty, _>($value)?;
+        )+
+    }};
+}
+
 pub mod account;
 pub mod activity;
 pub mod assignment;

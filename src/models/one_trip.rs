@@ -19,19 +19,6 @@ use super::activity::NewActivity;
 use super::user::LookupRow;
 use crate::db::schema::users;
 
-/// Pushes `value`s as binds of the given SQL types, separated by commas.
-macro_rules! binds {
-    ($out:ident; $($ty:ty => $value:expr),+ $(,)?) => {{
-        let mut first = true;
-        $(
-            if !std::mem::take(&mut first) {
-                $out.push_sql(", ");
-            }
-            $out.push_bind_param::<$ty, _>($value)?;
-        )+
-    }};
-}
-
 /// Lookup rows as one array per column (the person's id and company come from the statement).
 #[derive(Default)]
 pub(super) struct LookupArrays {

@@ -16,6 +16,10 @@ use crate::db::update::cached_update;
 use crate::db::schema::{user_lookups, users};
 use crate::domain::{INDEXED_MULTI_VALUED, MULTI_VALUED, UserAttributes, is_extension_path, new_scim_id};
 
+mod insert;
+
+use insert::InsertPerson;
+
 /// An equality on one of a person's identity columns, with the value already lower-cased
 /// the way those columns store it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,10 +99,10 @@ impl LookupRow {
 }
 
 /// The SCIM columns of `users` that identify a person: each has a unique index per company.
-// `None` is NULL, never skipped or DEFAULT: one SQL text whatever is set, so the INSERT and
-// UPDATEs stay prepared.
-#[derive(AsChangeset, Insertable)]
-#[diesel(table_name = users, treat_none_as_null = true, treat_none_as_default_value = false)]
+// `None` is NULL, never skipped: one SQL text whatever is set, so the UPDATEs stay prepared.
+// (The INSERT is written out in `insert.rs`.)
+#[derive(AsChangeset)]
+#[diesel(table_name = users, treat_none_as_null = true)]
 struct IdentityColumns {
     user_name: String,
     user_name_lower: String,
@@ -109,8 +113,8 @@ struct IdentityColumns {
 }
 
 /// The other SCIM columns of `users`.
-#[derive(AsChangeset, Insertable)]
-#[diesel(table_name = users, treat_none_as_null = true, treat_none_as_default_value = false)]
+#[derive(AsChangeset)]
+#[diesel(table_name = users, treat_none_as_null = true)]
 struct DetailColumns {
     display_name: Option<String>,
     given_name: Option<String>,
@@ -203,34 +207,59 @@ impl User {
     /// fields are set from the new row); returns the stored row. With an event, one statement
     /// on PostgreSQL (see `one_trip`).
     pub fn insert(conn: &mut AnyConnection, company: CompanyId, person: NewPerson<'_>, event: Option<NewActivity>) -> QueryResult<User> {
-        let now = super::now();
-        let insert = diesel::insert_into(users::table)
-            .values((
-                users::company_id.eq(company.0),
-                users::scim_id.eq(new_scim_id()),
-                IdentityColumns::of(person.attributes),
-                DetailColumns::of(person.attributes),
-                users::source.eq(person.source),
-                users::role.eq(person.role),
-                users::job_title.eq(person.job_title),
-                users::created_at.eq(now),
-                users::updated_at.eq(now),
-                users::version.eq(1i64),
-            ))
-            .returning(users::all_columns);
-        let row: UserRow = if let (AnyConnection::Postgresql(c), Some(event)) = (&mut *conn, &event) {
+        Self::insert_checked(conn, company, person, event, false)?.ok_or(diesel::result::Error::NotFound)
+    }
+
+    /// Like [`insert`](User::insert), unless the company has a person with this userName or
+    /// email, or a deprovisioned person who had this userName (whom a create links to instead):
+    /// then `None`, and nothing is written. The check is part of the INSERT (see `insert.rs`).
+    pub fn insert_unless_known(conn: &mut AnyConnection, company: CompanyId, person: NewPerson<'_>, event: Option<NewActivity>) -> QueryResult<Option<User>> {
+        Self::insert_checked(conn, company, person, event, true)
+    }
+
+    fn insert_checked(
+        conn: &mut AnyConnection,
+        company: CompanyId,
+        person: NewPerson<'_>,
+        event: Option<NewActivity>,
+        unless_known: bool,
+    ) -> QueryResult<Option<User>> {
+        let identity = IdentityColumns::of(person.attributes);
+        if unless_known && let AnyConnection::Sqlite(_) = conn {
+            // SQLite would copy the INSERT's SELECT to a temporary table (it reads `users`):
+            // a query of its own costs the writer less, and there is no round trip to save.
+            let email_lower = identity.email_lower.as_deref().unwrap_or_default();
+            let (matches, deprovisioned) = Self::find_create_candidates(conn, company, &identity.user_name_lower, email_lower)?;
+            if !matches.is_empty() || deprovisioned.is_some() {
+                return Ok(None);
+            }
+        }
+        let insert = InsertPerson {
+            company_id: company.0,
+            scim_id: new_scim_id(),
+            identity,
+            details: DetailColumns::of(person.attributes),
+            source: person.source,
+            role: person.role,
+            job_title: person.job_title,
+            now: super::now(),
+            unless_known: unless_known && matches!(conn, AnyConnection::Postgresql(_)),
+        };
+        let row = if let (AnyConnection::Postgresql(c), Some(event)) = (&mut *conn, &event) {
             // The person's id is not known yet: the statement joins it in.
             let lookups = LookupArrays::of(lookup_rows(0, company.0, person.attributes));
-            CreatePerson { insert, lookups, event }.get_result(c)?
+            CreatePerson { insert, lookups, event }.get_result(c).optional()?
         } else {
-            let row: UserRow = crate::per_backend!(&mut *conn, c => insert.get_result(c))?;
+            let Some(row) = crate::per_backend!(&mut *conn, c => insert.get_result::<UserRow>(c).optional())? else {
+                return Ok(None);
+            };
             insert_lookups(conn, &lookup_rows(row.id, row.company_id, person.attributes))?;
             if let Some(event) = event {
                 event.about(&row).insert(conn)?;
             }
-            row
+            Some(row)
         };
-        Ok(User { row, attributes: person.attributes.clone(), groups: Vec::new() })
+        Ok(row.map(|row| User { row, attributes: person.attributes.clone(), groups: Vec::new() }))
     }
 
     /// Replaces the SCIM attributes if the stored version is still `row.version`, bumping it,

@@ -40,10 +40,14 @@ fn unique_conflict(err: diesel::result::Error, attrs: &UserAttributes) -> Provis
 /// Rules 1, 3, 6, 7, 8: creates the person, or links the matching manual / deprovisioned
 /// person (same userName or email) instead of duplicating them.
 pub fn create_user(conn: &mut AnyConnection, company: &Company, attrs: UserAttributes) -> Result<Created, ProvisioningError> {
-    let id = company.company_id();
     let email = attrs.email().ok_or(ProvisioningError::EmailRequired)?;
+    let setup = Setup::of(conn, company, &attrs)?;
+    // Most creates are of someone new: the INSERT itself checks that nobody matches.
+    if let Some(user) = setup.insert(conn, company, &attrs, true)? {
+        return Ok(Created { user, linked: false });
+    }
     let user_name_lower = attrs.user_name.to_lowercase();
-    let (matches, deprovisioned) = User::find_create_candidates(conn, id, &user_name_lower, &email.lower())?;
+    let (matches, deprovisioned) = User::find_create_candidates(conn, company.company_id(), &user_name_lower, &email.lower())?;
     let existing = match matches.as_slice() {
         [] => deprovisioned,
         [one] => Some(one.clone()),
@@ -54,39 +58,67 @@ pub fn create_user(conn: &mut AnyConnection, company: &Company, attrs: UserAttri
             )));
         }
     };
-    if let Some(row) = existing {
-        if row.source == "entra" && row.deprovisioned_at.is_none() {
-            return Err(ProvisioningError::Conflict(format!(
-                "userName {:?} (or email {email}) is already provisioned as user {}",
-                attrs.user_name, row.scim_id
-            )));
+    let Some(row) = existing else {
+        // Whoever matched a moment ago is gone (deleted from the portal): a plain create.
+        let user = setup.insert(conn, company, &attrs, false)?;
+        return Ok(Created { user: user.ok_or_else(|| ProvisioningError::Conflict("the person could not be created; retry".into()))?, linked: false });
+    };
+    if row.source == "entra" && row.deprovisioned_at.is_none() {
+        return Err(ProvisioningError::Conflict(format!(
+            "userName {:?} (or email {email}) is already provisioned as user {}",
+            attrs.user_name, row.scim_id
+        )));
+    }
+    atomically(conn, |c| link_existing(c, company, row, attrs))
+}
+
+/// How the company's user configuration sets up a person Entra creates.
+struct Setup {
+    role: Option<Role>,
+    job_title: Option<String>,
+    passles: Vec<i64>,
+    detail: String,
+}
+
+impl Setup {
+    fn of(conn: &mut AnyConnection, company: &Company, attrs: &UserAttributes) -> Result<Setup, ProvisioningError> {
+        let mode = company.mode();
+        let role = (mode != ProvisioningMode::None).then_some(Role::ContentCreator);
+        let job_title = if company.job_title_sync { attrs.title.clone() } else { None };
+        let passles = configured_passles(conn, company)?;
+        let setup = match (mode, passles.len()) {
+            (ProvisioningMode::None, _) => "no role and no Passle (pending assignment)".to_owned(),
+            (_, n) => format!("Content Creator on {n} Passle{}", if n == 1 { "" } else { "s" }),
+        };
+        let mut detail = format!("created from Entra ID; set up with {setup}");
+        if !company.job_title_sync && attrs.title.is_some() {
+            detail.push_str("; title received but not applied (job-title sync is off)");
         }
-        return atomically(conn, |c| link_existing(c, company, row, attrs));
+        Ok(Setup { role, job_title, passles, detail })
     }
-    let mode = company.mode();
-    let role = (mode != ProvisioningMode::None).then_some(Role::ContentCreator);
-    let job_title = if company.job_title_sync { attrs.title.clone() } else { None };
-    let passles = configured_passles(conn, company)?;
-    let setup = match (mode, passles.len()) {
-        (ProvisioningMode::None, _) => "no role and no Passle (pending assignment)".to_owned(),
-        (_, n) => format!("Content Creator on {n} Passle{}", if n == 1 { "" } else { "s" }),
-    };
-    let mut detail = format!("created from Entra ID; set up with {setup}");
-    if !company.job_title_sync && attrs.title.is_some() {
-        detail.push_str("; title received but not applied (job-title sync is off)");
+
+    /// Inserts the person set up this way, with the event and the Passle grants, all or
+    /// nothing; `unless_known`: only if nobody of the company matches (`None` otherwise).
+    fn insert(&self, conn: &mut AnyConnection, company: &Company, attrs: &UserAttributes, unless_known: bool) -> Result<Option<User>, ProvisioningError> {
+        let id = company.company_id();
+        let person = NewPerson { attributes: attrs, source: "entra", role: self.role.map(Role::as_str), job_title: self.job_title.as_deref() };
+        let insert = |c: &mut AnyConnection| {
+            let event = Some(event(id, "create", 201, self.detail.clone()));
+            let user = if unless_known { User::insert_unless_known(c, id, person, event) } else { User::insert(c, id, person, event).map(Some) };
+            user.map_err(|e| unique_conflict(e, attrs))
+        };
+        // Without Passles to grant the person is one statement; grants come with it or not at all.
+        match self.role {
+            Some(role) if !self.passles.is_empty() => atomically(conn, |c| {
+                let user = insert(c)?;
+                if let Some(user) = &user {
+                    Assignment::grant(c, id, user.row.id, &self.passles, role, "configuration")?;
+                }
+                Ok::<_, ProvisioningError>(user)
+            }),
+            _ => insert(conn),
+        }
     }
-    let person = NewPerson { attributes: &attrs, source: "entra", role: role.map(Role::as_str), job_title: job_title.as_deref() };
-    let insert = |c: &mut AnyConnection| User::insert(c, id, person, Some(event(id, "create", 201, detail))).map_err(|e| unique_conflict(e, &attrs));
-    // Without Passles to grant the person is one statement; grants come with it or not at all.
-    let user = match role {
-        Some(role) if !passles.is_empty() => atomically(conn, |c| {
-            let user = insert(c)?;
-            Assignment::grant(c, id, user.row.id, &passles, role, "configuration")?;
-            Ok::<_, ProvisioningError>(user)
-        })?,
-        _ => insert(conn)?,
-    };
-    Ok(Created { user, linked: false })
 }
 
 /// The Passles the company's user configuration puts new people on.
