@@ -31,7 +31,7 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("start-up task failed: {e}"))??;
 
         let port = local.port();
-        let state = AppState { db, public_url, scim_last_used: Default::default(), scim_tokens: Default::default() };
+        let state = AppState { db, public_url, scim_last_used: Default::default(), scim_tokens: Default::default(), recent_people: Default::default() };
         let server = run(listener, state, settings.pool_size)?;
         Ok(Application { port, server })
     }

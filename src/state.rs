@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::db::Database;
 use crate::scim::auth::LastUsedThrottle;
+use crate::scim::recent_people::RecentPeople;
 use crate::scim::token_cache::TokenCache;
 
 #[derive(Clone)]
@@ -13,4 +14,6 @@ pub struct AppState {
     pub public_url: PublicUrl,
     pub scim_last_used: Arc<LastUsedThrottle>,
     pub scim_tokens: Arc<TokenCache>,
+    /// People just read by SCIM, for the write that follows.
+    pub recent_people: Arc<RecentPeople>,
 }

@@ -160,17 +160,26 @@ fn user_attributes_before(row: &UserRow) -> UserAttributes {
 
 /// Rules 4, 5, 7, 8: replaces the person's SCIM attributes with what `change` makes of them.
 /// Roles and Passles are never touched. `if_match` is the `ETag` the client last saw.
+/// `known`: the person as a recent read found them, tried before reading them again (if they
+/// changed since, the version check writes nothing and the next attempt reads them).
 pub fn update_user<E: From<ProvisioningError>>(
     conn: &mut AnyConnection,
     company: &Company,
     scim_id: &str,
     if_match: Option<&str>,
     operation: &str,
+    mut known: Option<User>,
     mut change: impl FnMut(&UserAttributes) -> Result<UserAttributes, E>,
 ) -> Result<User, E> {
     let id = company.company_id();
+    if if_match.is_some() {
+        known = None; // The precondition is checked against the stored version.
+    }
     for _attempt in 0..5 {
-        let user = find(conn, company, scim_id)?;
+        let user = match known.take() {
+            Some(user) if user.row.scim_id == scim_id && user.row.company_id == id.0 => user,
+            _ => find(conn, company, scim_id)?,
+        };
         if let Some(expected) = if_match
             && !etag_matches(expected, user.row.version)
         {

@@ -160,6 +160,11 @@ impl ScimCredentials {
         self.state.public_url.tenant_url(&self.shortcode)
     }
 
+    /// People just read, for the write that follows (see `recent_people`).
+    pub fn recent_people(&self) -> std::sync::Arc<super::recent_people::RecentPeople> {
+        self.state.recent_people.clone()
+    }
+
     /// The credentials check, to run first in a request's database work.
     fn check(&self) -> impl FnOnce(&mut AnyConnection) -> Result<(ScimToken, Company), ScimError> + Send + 'static {
         let (digest, shortcode, needs) = (self.digest.clone(), self.shortcode.clone(), self.needs);

@@ -9,6 +9,7 @@ pub mod groups;
 pub mod http;
 pub mod patch;
 pub mod query;
+pub mod recent_people;
 pub mod schema;
 pub mod token_cache;
 pub mod user_json;

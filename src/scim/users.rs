@@ -111,6 +111,7 @@ pub async fn get(credentials: ScimCredentials, req: HttpRequest, id: web::Path<(
                 .ok_or_else(|| ScimError::not_found("no user with this id in this company"))
         })
         .await?;
+    credentials.recent_people().remember(&ctx.company, &user);
     Ok(single(StatusCode::OK, &user, &ctx, Some(&Projection::of(&query?))))
 }
 
@@ -291,8 +292,12 @@ pub async fn replace(credentials: ScimCredentials, req: HttpRequest, id: web::Pa
         Err(e) => return Err(attempt.invalid(&credentials, e).await),
     };
     let if_match = if_match(&req);
+    let recent = credentials.recent_people();
     let result = credentials
-        .write_autocommit(move |conn, company| rules::update_user(conn, company, &scim_id, if_match.as_deref(), "replace", |_| Ok::<_, ScimError>(attrs.clone())))
+        .write_autocommit(move |conn, company| {
+            let known = recent.take(company, &scim_id);
+            rules::update_user(conn, company, &scim_id, if_match.as_deref(), "replace", known, |_| Ok::<_, ScimError>(attrs.clone()))
+        })
         .await;
     match result {
         Ok((ctx, user)) => Ok(single(StatusCode::OK, &user, &ctx, None)),
@@ -308,9 +313,11 @@ pub async fn modify(credentials: ScimCredentials, req: HttpRequest, id: web::Pat
         Err(e) => return Err(attempt.invalid(&credentials, e).await),
     };
     let if_match = if_match(&req);
+    let recent = credentials.recent_people();
     let result = credentials
         .write_autocommit(move |conn, company| {
-            rules::update_user(conn, company, &scim_id, if_match.as_deref(), "update", |current| {
+            let known = recent.take(company, &scim_id);
+            rules::update_user(conn, company, &scim_id, if_match.as_deref(), "update", known, |current| {
                 let mut doc = render_user(current);
                 patch::apply(&mut doc, &ops, &USER_PATCH_SCHEMA)?;
                 parse_user(&Value::Object(doc))

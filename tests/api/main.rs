@@ -6,6 +6,7 @@ mod cli;
 mod db_writes;
 mod foundation;
 mod provisioning_rules;
+mod recent_reads;
 mod rules_direct;
 mod scim_basics;
 mod scim_quirks;

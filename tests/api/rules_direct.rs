@@ -93,7 +93,7 @@ async fn rule_8_disable_delete_and_restore_lose_nothing(backend: Backend) {
     let company = reload(&mut conn, &company);
     let user = create_user(&mut conn, &company, person("a@x.example")).unwrap().user;
     let disable = |a: &UserAttributes| Ok::<_, ProvisioningError>(UserAttributes { active: Some(false), ..a.clone() });
-    let disabled = update_user(&mut conn, &company, &user.row.scim_id, None, "update", disable).unwrap();
+    let disabled = update_user(&mut conn, &company, &user.row.scim_id, None, "update", None, disable).unwrap();
     assert_eq!(PersonStatus::of(&disabled.row, 1), PersonStatus::DisabledInEntra);
     assert_eq!(Assignment::for_user(&mut conn, id, user.row.id).unwrap().len(), 1, "assignments kept while disabled");
     deprovision_user(&mut conn, &company, &user.row.scim_id, None).unwrap();
