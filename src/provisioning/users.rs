@@ -176,19 +176,23 @@ pub fn update_user<E: From<ProvisioningError>>(
         known = None; // The precondition is checked against the stored version.
     }
     for _attempt in 0..5 {
-        let user = match known.take() {
-            Some(user) if user.row.scim_id == scim_id && user.row.company_id == id.0 => user,
-            _ => find(conn, company, scim_id)?,
+        let (user, recently_read) = match known.take() {
+            Some(user) if user.row.scim_id == scim_id && user.row.company_id == id.0 => (user, true),
+            _ => (find(conn, company, scim_id)?, false),
         };
         if let Some(expected) = if_match
             && !etag_matches(expected, user.row.version)
         {
             return Err(ProvisioningError::PreconditionFailed(user.row.version.to_string()).into());
         }
-        let new_attrs = change(&user.attributes)?;
-        if new_attrs.email().is_none() {
-            return Err(ProvisioningError::EmailRequired.into());
-        }
+        // Only the person as stored may refuse a change: a recent read may be out of date
+        // (only the UPDATE's version check would tell), so it is read again instead.
+        let new_attrs = match change(&user.attributes) {
+            Ok(attrs) if attrs.email().is_some() => attrs,
+            _ if recently_read => continue,
+            Ok(_) => return Err(ProvisioningError::EmailRequired.into()),
+            Err(refusal) => return Err(refusal),
+        };
         let mut detail = describe_changes(&user.attributes, &new_attrs);
         if !company.job_title_sync && user.attributes.title != new_attrs.title {
             detail.push_str("; title recorded but not applied (job-title sync is off)");

@@ -7,10 +7,12 @@
 //! the person in between, here or on another instance, nothing is written and the write reads
 //! the person again. So an entry can be stale, never wrong.
 //!
-//! Entries are taken once (a write removes the one it uses), kept for at most [`KEEP_FOR`],
-//! keyed by company and SCIM id (a company's token can only reach that company's people), and
-//! at most [`CAPACITY`] at a time. People of companies that provision groups are not kept:
-//! their group memberships, part of the answer, change without the person's version.
+//! Entries are taken once (a write removes the one it uses), offered for at most [`KEEP_FOR`]
+//! and swept at most a second later, keyed by company and SCIM id (a company's token can only
+//! reach that company's people), at most [`CAPACITY`] at a time and none with a document over
+//! [`LARGEST_DOCUMENT`] bytes (a few MB in all at worst). People of companies that provision
+//! groups are not kept: their group memberships, part of the answer, change without the
+//! person's version.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -23,12 +25,22 @@ use crate::models::user::User;
 pub const KEEP_FOR: Duration = Duration::from_secs(1);
 
 /// At most this many people are kept; beyond it, reads are not remembered until expired
-/// entries are swept.
-pub const CAPACITY: usize = 4096;
+/// entries are swept. (Entra's GET and PATCH are milliseconds apart.)
+pub const CAPACITY: usize = 1024;
+
+/// People whose stored document is larger are not kept.
+pub const LARGEST_DOCUMENT: usize = 8 * 1024;
 
 pub struct RecentPeople {
     keep_for: Duration,
-    entries: Mutex<HashMap<(i64, String), (Instant, User)>>,
+    entries: Mutex<Entries>,
+}
+
+#[derive(Default)]
+struct Entries {
+    people: HashMap<(i64, String), (Instant, User)>,
+    /// When expired entries were last swept.
+    swept: Option<Instant>,
 }
 
 impl Default for RecentPeople {
@@ -44,18 +56,20 @@ impl RecentPeople {
 
     /// Keeps `user`, just read for `company`, for a write that may follow.
     pub fn remember(&self, company: &Company, user: &User) {
-        if company.groups_enabled {
+        if company.groups_enabled || user.row.scim_values.len() > LARGEST_DOCUMENT {
             return;
         }
         let Ok(mut entries) = self.entries.lock() else { return };
-        if entries.len() >= CAPACITY {
-            let keep_for = self.keep_for;
-            entries.retain(|_, (at, _)| at.elapsed() < keep_for);
-            if entries.len() >= CAPACITY {
+        let keep_for = self.keep_for;
+        // Reads that no write follows are swept once a second, or at once when full.
+        if entries.people.len() >= CAPACITY || entries.swept.is_none_or(|at| at.elapsed() >= keep_for) {
+            entries.people.retain(|_, (at, _)| at.elapsed() < keep_for);
+            entries.swept = Some(Instant::now());
+            if entries.people.len() >= CAPACITY {
                 return;
             }
         }
-        entries.insert((company.id, user.row.scim_id.clone()), (Instant::now(), user.clone()));
+        entries.people.insert((company.id, user.row.scim_id.clone()), (Instant::now(), user.clone()));
     }
 
     /// The company's person with this SCIM id if read within [`KEEP_FOR`]; taken out.
@@ -64,7 +78,7 @@ impl RecentPeople {
             return None;
         }
         let mut entries = self.entries.lock().ok()?;
-        let (at, user) = entries.remove(&(company.id, scim_id.to_owned()))?;
+        let (at, user) = entries.people.remove(&(company.id, scim_id.to_owned()))?;
         (at.elapsed() < self.keep_for).then_some(user)
     }
 }
@@ -148,7 +162,26 @@ mod tests {
         assert!(recent.take(&company(1, false), "extra").is_none(), "full: not remembered");
         std::thread::sleep(Duration::from_millis(80));
         recent.remember(&company(1, false), &person("late"));
-        assert_eq!(recent.entries.lock().map(|e| e.len()).ok(), Some(1), "expired entries swept");
+        assert_eq!(recent.entries.lock().map(|e| e.people.len()).ok(), Some(1), "expired entries swept");
         assert!(recent.take(&company(1, false), "late").is_some(), "and the fresh one kept");
+    }
+
+    #[test]
+    fn reads_no_write_follows_are_swept_once_expired() {
+        let recent = RecentPeople::keeping_for(Duration::from_millis(50));
+        recent.remember(&company(1, false), &person("p1"));
+        recent.remember(&company(1, false), &person("p2"));
+        std::thread::sleep(Duration::from_millis(80));
+        recent.remember(&company(1, false), &person("p3"));
+        assert_eq!(recent.entries.lock().map(|e| e.people.len()).ok(), Some(1), "p1 and p2 swept");
+    }
+
+    #[test]
+    fn people_with_a_large_document_are_not_kept() {
+        let recent = RecentPeople::default();
+        let mut large = person("p1");
+        large.row.scim_values = format!("{{\"nickName\":\"{}\"}}", "x".repeat(LARGEST_DOCUMENT));
+        recent.remember(&company(1, false), &large);
+        assert!(recent.take(&company(1, false), "p1").is_none());
     }
 }

@@ -19,6 +19,7 @@ on_both_backends!(
     a_patch_after_a_get_of_a_person_deleted_in_between_is_404,
     if_match_is_checked_against_the_stored_version_not_the_one_read_before,
     in_a_company_that_provisions_groups_a_patch_answers_with_the_current_groups,
+    a_patch_refused_by_what_the_get_read_is_decided_on_the_person_as_stored,
 );
 
 /// Changes the person's displayName the way another instance would: a versioned update.
@@ -118,4 +119,31 @@ async fn in_a_company_that_provisions_groups_a_patch_answers_with_the_current_gr
     let patched = retitle(&scim, &id, "Engineer").await;
     assert_eq!(patched.status, 200, "{}", patched.body);
     assert_eq!(patched.body["groups"][0]["value"], group.body["id"], "{}", patched.body);
+}
+
+/// The GET's person had one email; another writer added a second before the PATCH that
+/// removes the first. Applied to what the GET read, the PATCH would leave no email and be
+/// refused; the person as stored keeps one, so it applies.
+async fn a_patch_refused_by_what_the_get_read_is_decided_on_the_person_as_stored(backend: Backend) {
+    let app = spawn!(backend);
+    let scim = app.scim_company("a01");
+    // A userName that is not an email address: the person's email comes from `emails` only.
+    let mut body = crate::helpers::entra_user("jo");
+    body["emails"] = json!([{"type": "work", "value": "jo@a01.example"}]);
+    let created = scim.post("/Users", body).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(scim.get(&format!("/Users/{id}")).await.status, 200);
+    {
+        let mut conn = app.conn();
+        let company = Company::find_by_shortcode(&mut conn, "a01").unwrap().unwrap();
+        let user = User::find_by_scim_id(&mut conn, &company, &id).unwrap().unwrap();
+        let mut changed = user.attributes.clone();
+        let home = json!({"type": "home", "value": "jo@home.example"});
+        changed.multi.entry("emails".to_owned()).or_default().push(home.as_object().unwrap().clone());
+        User::update_attributes(&mut conn, &user.row, &user.attributes, &changed, None).unwrap().expect("the update applies");
+    }
+    let patched = scim.patch(&format!("/Users/{id}"), patch_op(json!([{"op": "Remove", "path": "emails[type eq \"work\"]"}]))).await;
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    assert_eq!(patched.body["emails"], json!([{"type": "home", "value": "jo@home.example"}]));
 }
