@@ -59,9 +59,11 @@ pub fn create_user(conn: &mut AnyConnection, company: &Company, attrs: UserAttri
         }
     };
     let Some(row) = existing else {
-        // Whoever matched a moment ago is gone (deleted from the portal): a plain create.
+        // Whoever matched the INSERT's check no longer does (a concurrent request changed
+        // their userName or email): a plain create.
         let user = setup.insert(conn, company, &attrs, false)?;
-        return Ok(Created { user: user.ok_or_else(|| ProvisioningError::Conflict("the person could not be created; retry".into()))?, linked: false });
+        let user = user.ok_or_else(|| ProvisioningError::Conflict("the person could not be created; retry".into()))?;
+        return Ok(Created { user, linked: false });
     };
     if row.source == "entra" && row.deprovisioned_at.is_none() {
         return Err(ProvisioningError::Conflict(format!(
