@@ -15,6 +15,7 @@ use super::schema::{ENTERPRISE_ATTRIBUTES, ENTERPRISE_SCHEMA, USER_ATTRIBUTES, U
 use super::user_json::{parse_user, render_user};
 use super::query;
 use crate::db::AnyConnection;
+use crate::domain::UserAttributes;
 use crate::models::Company;
 use crate::models::user::{IdentityLookup, User};
 use crate::provisioning::users::{self as rules, etag};
@@ -291,18 +292,7 @@ pub async fn replace(credentials: ScimCredentials, req: HttpRequest, id: web::Pa
         Ok(attrs) => attrs,
         Err(e) => return Err(attempt.invalid(&credentials, e).await),
     };
-    let if_match = if_match(&req);
-    let recent = credentials.recent_people();
-    let result = credentials
-        .write_autocommit(move |conn, company| {
-            let known = recent.take(company, &scim_id);
-            rules::update_user(conn, company, &scim_id, if_match.as_deref(), "replace", known, |_| Ok::<_, ScimError>(attrs.clone()))
-        })
-        .await;
-    match result {
-        Ok((ctx, user)) => Ok(single(StatusCode::OK, &user, &ctx, None)),
-        Err(refusal) => Err(attempt.refused(&credentials, refusal).await),
-    }
+    update(credentials, &req, scim_id, attempt, "replace", move |_| Ok(attrs.clone())).await
 }
 
 pub async fn modify(credentials: ScimCredentials, req: HttpRequest, id: web::Path<(String, String)>, body: web::Payload) -> Result<HttpResponse, ScimError> {
@@ -312,16 +302,26 @@ pub async fn modify(credentials: ScimCredentials, req: HttpRequest, id: web::Pat
         Ok(ops) => ops,
         Err(e) => return Err(attempt.invalid(&credentials, e).await),
     };
-    let if_match = if_match(&req);
+    update(credentials, &req, scim_id, attempt, "update", move |current| {
+        let mut doc = render_user(current);
+        patch::apply(&mut doc, &ops, &USER_PATCH_SCHEMA)?;
+        parse_user(&Value::Object(doc))
+    })
+    .await
+}
+
+/// A PUT or PATCH: `change` applied to the person (starting from the one a GET just read,
+/// if any: see `recent_people`), answered with the person as written.
+async fn update<F>(credentials: ScimCredentials, req: &HttpRequest, scim_id: String, attempt: Attempt, operation: &'static str, change: F) -> Result<HttpResponse, ScimError>
+where
+    F: FnMut(&UserAttributes) -> Result<UserAttributes, ScimError> + Send + 'static,
+{
+    let if_match = if_match(req);
     let recent = credentials.recent_people();
     let result = credentials
         .write_autocommit(move |conn, company| {
             let known = recent.take(company, &scim_id);
-            rules::update_user(conn, company, &scim_id, if_match.as_deref(), "update", known, |current| {
-                let mut doc = render_user(current);
-                patch::apply(&mut doc, &ops, &USER_PATCH_SCHEMA)?;
-                parse_user(&Value::Object(doc))
-            })
+            rules::update_user(conn, company, &scim_id, if_match.as_deref(), operation, known, change)
         })
         .await;
     match result {
