@@ -154,4 +154,12 @@ macro_rules! keyed_by_text {
     )*};
 }
 
-keyed_by_text!(CreatePerson, UpdatePerson);
+keyed_by_text!(UpdatePerson);
+
+/// Its SQL text follows from the INSERT's type: the statement cache finds it by type.
+impl<I: QueryId> QueryId for CreatePerson<'_, I> {
+    type QueryId = CreatePerson<'static, I::QueryId>;
+    const HAS_STATIC_QUERY_ID: bool = I::HAS_STATIC_QUERY_ID;
+}
+
+impl<I> diesel::RunQueryDsl<diesel::PgConnection> for CreatePerson<'_, I> {}

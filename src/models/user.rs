@@ -18,7 +18,7 @@ use crate::domain::{INDEXED_MULTI_VALUED, MULTI_VALUED, UserAttributes, is_exten
 
 mod insert;
 
-use insert::InsertPerson;
+use insert::{InsertPerson, LastInsertRowid};
 
 /// An equality on one of a person's identity columns, with the value already lower-cased
 /// the way those columns store it.
@@ -185,9 +185,32 @@ impl DetailColumns {
     }
 }
 
+/// What a new person's row and lookup rows hold of their SCIM attributes, worked out from
+/// them alone: a create can make it before its write (on SQLite the writer thread, which every
+/// write queues for, then only writes).
+pub struct PersonColumns {
+    scim_id: String,
+    identity: IdentityColumns,
+    details: DetailColumns,
+    /// Without the person's id and company (filled in when they are written).
+    lookups: Vec<LookupRow>,
+}
+
+impl PersonColumns {
+    pub fn of(attrs: &UserAttributes) -> PersonColumns {
+        PersonColumns {
+            scim_id: new_scim_id(),
+            identity: IdentityColumns::of(attrs),
+            details: DetailColumns::of(attrs),
+            lookups: lookup_rows(0, 0, attrs),
+        }
+    }
+}
+
 /// Product state of a new person.
 pub struct NewPerson<'a> {
     pub attributes: &'a UserAttributes,
+    pub columns: PersonColumns,
     pub source: &'a str,
     pub role: Option<&'a str>,
     pub job_title: Option<&'a str>,
@@ -207,13 +230,16 @@ impl User {
     /// fields are set from the new row); returns the stored row. With an event, one statement
     /// on PostgreSQL (see `one_trip`).
     pub fn insert(conn: &mut AnyConnection, company: CompanyId, person: NewPerson<'_>, event: Option<NewActivity>) -> QueryResult<User> {
-        Self::insert_checked(conn, company, person, event, false)?.ok_or(diesel::result::Error::NotFound)
+        let attributes = person.attributes.clone();
+        let row = Self::insert_checked(conn, company, person, event, false)?.ok_or(diesel::result::Error::NotFound)?;
+        Ok(User { row, attributes, groups: Vec::new() })
     }
 
-    /// Like [`insert`](User::insert), unless the company has a person with this userName or
-    /// email, or a deprovisioned person who had this userName (whom a create links to instead):
-    /// then `None`, and nothing is written. The check is part of the INSERT (see `insert.rs`).
-    pub fn insert_unless_known(conn: &mut AnyConnection, company: CompanyId, person: NewPerson<'_>, event: Option<NewActivity>) -> QueryResult<Option<User>> {
+    /// Like [`insert`](User::insert) (returning the row), unless the company has a person with
+    /// this userName or email, or a deprovisioned person who had this userName (whom a create
+    /// links to instead): then `None`, and nothing is written. The check is part of the INSERT
+    /// (see `insert.rs`).
+    pub fn insert_unless_known(conn: &mut AnyConnection, company: CompanyId, person: NewPerson<'_>, event: Option<NewActivity>) -> QueryResult<Option<UserRow>> {
         Self::insert_checked(conn, company, person, event, true)
     }
 
@@ -223,43 +249,25 @@ impl User {
         person: NewPerson<'_>,
         event: Option<NewActivity>,
         unless_known: bool,
-    ) -> QueryResult<Option<User>> {
-        let identity = IdentityColumns::of(person.attributes);
-        if unless_known && let AnyConnection::Sqlite(_) = conn {
-            // SQLite would copy the INSERT's SELECT to a temporary table (it reads `users`):
-            // a query of its own costs the writer less, and there is no round trip to save.
-            let email_lower = identity.email_lower.as_deref().unwrap_or_default();
-            let (matches, deprovisioned) = Self::find_create_candidates(conn, company, &identity.user_name_lower, email_lower)?;
-            if !matches.is_empty() || deprovisioned.is_some() {
-                return Ok(None);
+    ) -> QueryResult<Option<UserRow>> {
+        match *conn {
+            AnyConnection::Postgresql(ref mut c) if unless_known => insert_pg(c, InsertPerson::<true>::new(company, person), event.as_ref()),
+            AnyConnection::Postgresql(ref mut c) => insert_pg(c, InsertPerson::<false>::new(company, person), event.as_ref()),
+            AnyConnection::Sqlite(_) => {
+                let identity = &person.columns.identity;
+                if unless_known {
+                    // SQLite would copy an INSERT's SELECT that reads `users` to a temporary
+                    // table: a query of its own costs the writer less, and there is no round
+                    // trip to save.
+                    let email_lower = identity.email_lower.as_deref().unwrap_or_default();
+                    let (matches, deprovisioned) = Self::find_create_candidates(conn, company, &identity.user_name_lower, email_lower)?;
+                    if !matches.is_empty() || deprovisioned.is_some() {
+                        return Ok(None);
+                    }
+                }
+                insert_sqlite(conn, InsertPerson::<false>::new(company, person), event).map(Some)
             }
         }
-        let insert = InsertPerson {
-            company_id: company.0,
-            scim_id: new_scim_id(),
-            identity,
-            details: DetailColumns::of(person.attributes),
-            source: person.source,
-            role: person.role,
-            job_title: person.job_title,
-            now: super::now(),
-            unless_known: unless_known && matches!(conn, AnyConnection::Postgresql(_)),
-        };
-        let row = if let (AnyConnection::Postgresql(c), Some(event)) = (&mut *conn, &event) {
-            // The person's id is not known yet: the statement joins it in.
-            let lookups = LookupArrays::of(lookup_rows(0, company.0, person.attributes));
-            CreatePerson { insert, lookups, event }.get_result(c).optional()?
-        } else {
-            let Some(row) = crate::per_backend!(&mut *conn, c => insert.get_result::<UserRow>(c).optional())? else {
-                return Ok(None);
-            };
-            insert_lookups(conn, &lookup_rows(row.id, row.company_id, person.attributes))?;
-            if let Some(event) = event {
-                event.about(&row).insert(conn)?;
-            }
-            Some(row)
-        };
-        Ok(row.map(|row| User { row, attributes: person.attributes.clone(), groups: Vec::new() }))
     }
 
     /// Replaces the SCIM attributes if the stored version is still `row.version`, bumping it,
@@ -639,6 +647,50 @@ fn written(row: &UserRow, identity: IdentityColumns, details: DetailColumns, now
 
 /// The indexed values of `attrs` for the person `user_id` of `company_id`: each email, and each
 /// extension attribute.
+/// PostgreSQL: the person's INSERT, with their lookup rows and `event` in the same statement
+/// when there is an event (see `one_trip`; without one the lookup rows follow).
+fn insert_pg<const UNLESS_KNOWN: bool>(
+    c: &mut diesel::PgConnection,
+    mut insert: InsertPerson<'_, UNLESS_KNOWN>,
+    event: Option<&NewActivity>,
+) -> QueryResult<Option<UserRow>> {
+    let lookups = std::mem::take(&mut insert.lookups);
+    match event {
+        // The person's id is not known yet: the statement joins it in.
+        Some(event) => CreatePerson { insert, lookups: LookupArrays::of(lookups), event }.get_result(c).optional(),
+        None => {
+            let row = insert.get_result::<UserRow>(c).optional()?;
+            if let Some(row) = &row {
+                insert_lookups_pg(c, &for_person(lookups, row))?;
+            }
+            Ok(row)
+        }
+    }
+}
+
+/// SQLite: the person's INSERT, their lookup rows and `event`, statement by statement.
+fn insert_sqlite(conn: &mut AnyConnection, mut insert: InsertPerson<'_, false>, event: Option<NewActivity>) -> QueryResult<UserRow> {
+    let AnyConnection::Sqlite(c) = conn else { return Err(diesel::result::Error::BrokenTransactionManager) };
+    let lookups = std::mem::take(&mut insert.lookups);
+    (&insert).execute(c)?;
+    let id = LastInsertRowid.get_result::<i64>(c)?;
+    let row = insert.into_row(id);
+    insert_lookups(conn, &for_person(lookups, &row))?;
+    if let Some(event) = event {
+        event.about(&row).insert(conn)?;
+    }
+    Ok(row)
+}
+
+/// Lookup rows made before the person was written, as theirs.
+fn for_person(mut rows: Vec<LookupRow>, person: &UserRow) -> Vec<LookupRow> {
+    for row in &mut rows {
+        row.user_id = person.id;
+        row.company_id = person.company_id;
+    }
+    rows
+}
+
 fn lookup_rows(user_id: i64, company_id: i64, attrs: &UserAttributes) -> Vec<LookupRow> {
     let lookup = |attribute: &str, position: usize, value: Option<&Value>| LookupRow {
         user_id,
@@ -666,14 +718,8 @@ fn lookup_rows(user_id: i64, company_id: i64, attrs: &UserAttributes) -> Vec<Loo
 }
 
 fn insert_lookups(conn: &mut AnyConnection, rows: &[LookupRow]) -> QueryResult<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
     match conn {
-        // One round trip for all rows.
-        AnyConnection::Postgresql(c) => {
-            diesel::insert_into(user_lookups::table).values(rows).execute(c)?;
-        }
+        AnyConnection::Postgresql(c) => insert_lookups_pg(c, rows)?,
         // SQLite has no round trips, and prepares a multi-row INSERT anew every time (diesel
         // does not cache it): one cached single-row statement per value is cheaper.
         AnyConnection::Sqlite(c) => {
@@ -681,6 +727,14 @@ fn insert_lookups(conn: &mut AnyConnection, rows: &[LookupRow]) -> QueryResult<(
                 diesel::insert_into(user_lookups::table).values(row).execute(c)?;
             }
         }
+    }
+    Ok(())
+}
+
+/// One round trip for all rows.
+fn insert_lookups_pg(c: &mut diesel::PgConnection, rows: &[LookupRow]) -> QueryResult<()> {
+    if !rows.is_empty() {
+        diesel::insert_into(user_lookups::table).values(rows).execute(c)?;
     }
     Ok(())
 }

@@ -5,7 +5,7 @@ use crate::domain::{ProvisioningMode, Role, UserAttributes};
 use crate::models::activity::NewActivity;
 use crate::models::assignment::Assignment;
 use crate::models::passle::Passle;
-use crate::models::user::{NewPerson, User, UserRow};
+use crate::models::user::{NewPerson, PersonColumns, User, UserRow};
 use crate::models::{Company, CompanyId};
 
 use super::{ProvisioningError, describe_changes};
@@ -37,14 +37,28 @@ fn unique_conflict(err: diesel::result::Error, attrs: &UserAttributes) -> Provis
     ProvisioningError::Conflict(what)
 }
 
+/// A person Entra asks to create, with what their row will hold worked out ahead of the
+/// write (see [`PersonColumns`]).
+pub struct NewUser {
+    attrs: UserAttributes,
+    columns: PersonColumns,
+}
+
+impl From<UserAttributes> for NewUser {
+    fn from(attrs: UserAttributes) -> NewUser {
+        NewUser { columns: PersonColumns::of(&attrs), attrs }
+    }
+}
+
 /// Rules 1, 3, 6, 7, 8: creates the person, or links the matching manual / deprovisioned
 /// person (same userName or email) instead of duplicating them.
-pub fn create_user(conn: &mut AnyConnection, company: &Company, attrs: UserAttributes) -> Result<Created, ProvisioningError> {
+pub fn create_user(conn: &mut AnyConnection, company: &Company, new: NewUser) -> Result<Created, ProvisioningError> {
+    let NewUser { attrs, columns } = new;
     let email = attrs.email().ok_or(ProvisioningError::EmailRequired)?;
     let setup = Setup::of(conn, company, &attrs)?;
     // Most creates are of someone new: the INSERT itself checks that nobody matches.
-    if let Some(user) = setup.insert(conn, company, &attrs, true)? {
-        return Ok(Created { user, linked: false });
+    if let Some(row) = setup.insert(conn, company, &attrs, columns, true)? {
+        return Ok(Created { user: User { row, attributes: attrs, groups: Vec::new() }, linked: false });
     }
     let user_name_lower = attrs.user_name.to_lowercase();
     let (matches, deprovisioned) = User::find_create_candidates(conn, company.company_id(), &user_name_lower, &email.lower())?;
@@ -61,9 +75,9 @@ pub fn create_user(conn: &mut AnyConnection, company: &Company, attrs: UserAttri
     let Some(row) = existing else {
         // Whoever matched the INSERT's check no longer does (a concurrent request changed
         // their userName or email): a plain create.
-        let user = setup.insert(conn, company, &attrs, false)?;
-        let user = user.ok_or_else(|| ProvisioningError::Conflict("the person could not be created; retry".into()))?;
-        return Ok(Created { user, linked: false });
+        let row = setup.insert(conn, company, &attrs, PersonColumns::of(&attrs), false)?;
+        let row = row.ok_or_else(|| ProvisioningError::Conflict("the person could not be created; retry".into()))?;
+        return Ok(Created { user: User { row, attributes: attrs, groups: Vec::new() }, linked: false });
     };
     if row.source == "entra" && row.deprovisioned_at.is_none() {
         return Err(ProvisioningError::Conflict(format!(
@@ -101,22 +115,29 @@ impl Setup {
 
     /// Inserts the person set up this way, with the event and the Passle grants, all or
     /// nothing; `unless_known`: only if nobody of the company matches (`None` otherwise).
-    fn insert(&self, conn: &mut AnyConnection, company: &Company, attrs: &UserAttributes, unless_known: bool) -> Result<Option<User>, ProvisioningError> {
+    fn insert(
+        &self,
+        conn: &mut AnyConnection,
+        company: &Company,
+        attrs: &UserAttributes,
+        columns: PersonColumns,
+        unless_known: bool,
+    ) -> Result<Option<UserRow>, ProvisioningError> {
         let id = company.company_id();
-        let person = NewPerson { attributes: attrs, source: "entra", role: self.role.map(Role::as_str), job_title: self.job_title.as_deref() };
+        let person = NewPerson { attributes: attrs, columns, source: "entra", role: self.role.map(Role::as_str), job_title: self.job_title.as_deref() };
         let insert = |c: &mut AnyConnection| {
             let event = Some(event(id, "create", 201, self.detail.clone()));
-            let user = if unless_known { User::insert_unless_known(c, id, person, event) } else { User::insert(c, id, person, event).map(Some) };
-            user.map_err(|e| unique_conflict(e, attrs))
+            let row = if unless_known { User::insert_unless_known(c, id, person, event) } else { User::insert(c, id, person, event).map(|user| Some(user.row)) };
+            row.map_err(|e| unique_conflict(e, attrs))
         };
         // Without Passles to grant the person is one statement; grants come with it or not at all.
         match self.role {
             Some(role) if !self.passles.is_empty() => atomically(conn, |c| {
-                let user = insert(c)?;
-                if let Some(user) = &user {
-                    Assignment::grant(c, id, user.row.id, &self.passles, role, "configuration")?;
+                let row = insert(c)?;
+                if let Some(row) = &row {
+                    Assignment::grant(c, id, row.id, &self.passles, role, "configuration")?;
                 }
-                Ok::<_, ProvisioningError>(user)
+                Ok::<_, ProvisioningError>(row)
             }),
             _ => insert(conn),
         }

@@ -92,11 +92,12 @@ pub async fn create(credentials: ScimCredentials, body: web::Payload) -> Result<
         Err(e) => return Err(Attempt::user("create", None, None).invalid(&credentials, e).await),
     };
     let attempt = Attempt::user("create", None, subject_of(&body));
-    let attrs = match parse_user(&body) {
-        Ok(attrs) => attrs,
+    let new_user = match parse_user(&body) {
+        // Worked out here, on the request's thread, rather than in the write.
+        Ok(attrs) => rules::NewUser::from(attrs),
         Err(e) => return Err(attempt.invalid(&credentials, e).await),
     };
-    match credentials.write_autocommit(move |conn, company| rules::create_user(conn, company, attrs).map_err(ScimError::from)).await {
+    match credentials.write_autocommit(move |conn, company| rules::create_user(conn, company, new_user).map_err(ScimError::from)).await {
         Ok((ctx, created)) => Ok(single(StatusCode::CREATED, &created.user, &ctx, None)),
         Err(refusal) => Err(attempt.refused(&credentials, refusal).await),
     }
