@@ -142,24 +142,16 @@ impl<U> Query for UpdatePerson<'_, U> {
     type SqlType = BigInt;
 }
 
-/// No static id: the statement cache keys them by their SQL text (the UPDATE inside has one
-/// text per set of columns it writes).
-macro_rules! keyed_by_text {
+/// Their SQL text follows from the type of the statement inside: the statement cache finds
+/// them by type.
+macro_rules! identified_by_inner {
     ($($name:ident),*) => {$(
-        impl<T> QueryId for $name<'_, T> {
-            type QueryId = ();
-            const HAS_STATIC_QUERY_ID: bool = false;
+        impl<T: QueryId> QueryId for $name<'_, T> {
+            type QueryId = $name<'static, T::QueryId>;
+            const HAS_STATIC_QUERY_ID: bool = T::HAS_STATIC_QUERY_ID;
         }
         impl<T> diesel::RunQueryDsl<diesel::PgConnection> for $name<'_, T> {}
     )*};
 }
 
-keyed_by_text!(UpdatePerson);
-
-/// Its SQL text follows from the INSERT's type: the statement cache finds it by type.
-impl<I: QueryId> QueryId for CreatePerson<'_, I> {
-    type QueryId = CreatePerson<'static, I::QueryId>;
-    const HAS_STATIC_QUERY_ID: bool = I::HAS_STATIC_QUERY_ID;
-}
-
-impl<I> diesel::RunQueryDsl<diesel::PgConnection> for CreatePerson<'_, I> {}
+identified_by_inner!(CreatePerson, UpdatePerson);

@@ -12,7 +12,7 @@ use super::CompanyId;
 use super::activity::NewActivity;
 use super::one_trip::{CreatePerson, LookupArrays, UpdatePerson};
 use crate::db::AnyConnection;
-use crate::db::update::cached_update;
+use crate::db::update::{FixedChangeset, cached_update};
 use crate::db::schema::{user_lookups, users};
 use crate::domain::{INDEXED_MULTI_VALUED, MULTI_VALUED, UserAttributes, is_extension_path, new_scim_id};
 
@@ -87,6 +87,10 @@ struct LookupContent<'a> {
     display: Option<&'a str>,
 }
 
+impl FixedChangeset for LookupContent<'_> {
+    type Key = LookupContent<'static>;
+}
+
 impl LookupRow {
     fn content(&self) -> LookupContent<'_> {
         LookupContent {
@@ -110,6 +114,10 @@ struct IdentityColumns {
     external_id_lower: Option<String>,
     email: Option<String>,
     email_lower: Option<String>,
+}
+
+impl FixedChangeset for IdentityColumns {
+    type Key = IdentityColumns;
 }
 
 /// The other SCIM columns of `users`.
@@ -157,6 +165,22 @@ impl IdentityColumns {
             && self.email == row.email
             && self.email_lower == row.email_lower
     }
+}
+
+impl FixedChangeset for DetailColumns {
+    type Key = DetailColumns;
+}
+
+/// What every change of a person's SCIM attributes sets besides them.
+#[derive(AsChangeset)]
+#[diesel(table_name = users)]
+struct Stamp {
+    updated_at: NaiveDateTime,
+    version: i64,
+}
+
+impl FixedChangeset for Stamp {
+    type Key = Stamp;
 }
 
 impl DetailColumns {
@@ -288,7 +312,7 @@ impl User {
         let identity = IdentityColumns::of(attrs);
         let details = DetailColumns::of(attrs);
         let now = super::now();
-        let stamp = (users::updated_at.eq(now), users::version.eq(row.version + 1));
+        let stamp = Stamp { updated_at: now, version: row.version + 1 };
         let current = users::id.eq(row.id).and(users::version.eq(row.version));
         // Setting a column rewrites its index entry even to the same value, a random page of
         // the WAL each: most changes (title, manager, active) leave the identity alone.
