@@ -96,7 +96,7 @@ impl Activity {
         match outcome {
             OutcomeFilter::All => {}
             OutcomeFilter::Success => query = query.filter(activity::outcome.eq("success")),
-            OutcomeFilter::Failure => query = query.filter(activity::outcome.eq("failure")),
+            OutcomeFilter::Failure => query = query.filter(is_failure()),
         }
         if let Some(before) = before_id {
             query = query.filter(activity::id.lt(before));
@@ -118,11 +118,18 @@ impl Activity {
     pub fn failures_since(conn: &mut AnyConnection, company: CompanyId, since: Option<NaiveDateTime>) -> QueryResult<i64> {
         let mut query = activity::table
             .filter(activity::company_id.eq(company.0))
-            .filter(activity::outcome.eq("failure"))
+            .filter(is_failure())
             .into_boxed();
         if let Some(since) = since {
             query = query.filter(activity::occurred_at.gt(since));
         }
         query.count().get_result(conn)
     }
+}
+
+/// `outcome = 'failure'` written out, not bound: only then can SQLite's and PostgreSQL's
+/// planners use the partial index of failures (`activity_company_failures`), whose predicate
+/// they must prove when they plan the statement, before any value is bound.
+fn is_failure() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
+    diesel::dsl::sql::<diesel::sql_types::Bool>(r#""activity"."outcome" = 'failure'"#)
 }
