@@ -215,7 +215,7 @@ fn optional_string(attribute: &str, value: &Value) -> Result<Option<String>, Sci
 
 /// Canonical JSON of the attributes (no `id`/`meta`; the caller adds them).
 pub fn render_user(user: &UserAttributes) -> Map<String, Value> {
-    let mut out = Map::new();
+    let mut out = Map::with_capacity(16); // a person has ~10 top-level attributes, plus id and meta
     let mut schemas = vec![Value::String(USER_SCHEMA.to_owned())];
     out.insert("userName".into(), json!(user.user_name));
     if let Some(active) = user.active {
