@@ -18,7 +18,7 @@ use crate::domain::{INDEXED_MULTI_VALUED, MULTI_VALUED, UserAttributes, is_exten
 
 mod insert;
 
-use insert::{InsertPerson, LastInsertRowid};
+use insert::{InsertPerson, InsertValues, LastInsertRowid};
 
 /// An equality on one of a person's identity columns, with the value already lower-cased
 /// the way those columns store it.
@@ -173,7 +173,7 @@ impl FixedChangeset for DetailColumns {
 
 /// What every change of a person's SCIM attributes sets besides them.
 #[derive(AsChangeset)]
-#[diesel(table_name = users)]
+#[diesel(table_name = users, treat_none_as_null = true)]
 struct Stamp {
     updated_at: NaiveDateTime,
     version: i64,
@@ -669,8 +669,6 @@ fn written(row: &UserRow, identity: IdentityColumns, details: DetailColumns, now
     updated
 }
 
-/// The indexed values of `attrs` for the person `user_id` of `company_id`: each email, and each
-/// extension attribute.
 /// PostgreSQL: the person's INSERT, with their lookup rows and `event` in the same statement
 /// when there is an event (see `one_trip`; without one the lookup rows follow).
 fn insert_pg<const UNLESS_KNOWN: bool>(
@@ -696,7 +694,7 @@ fn insert_pg<const UNLESS_KNOWN: bool>(
 fn insert_sqlite(conn: &mut AnyConnection, mut insert: InsertPerson<'_, false>, event: Option<NewActivity>) -> QueryResult<UserRow> {
     let AnyConnection::Sqlite(c) = conn else { return Err(diesel::result::Error::BrokenTransactionManager) };
     let lookups = std::mem::take(&mut insert.lookups);
-    (&insert).execute(c)?;
+    InsertValues(&insert).execute(c)?;
     let id = LastInsertRowid.get_result::<i64>(c)?;
     let row = insert.into_row(id);
     insert_lookups(conn, &for_person(lookups, &row))?;
@@ -715,6 +713,8 @@ fn for_person(mut rows: Vec<LookupRow>, person: &UserRow) -> Vec<LookupRow> {
     rows
 }
 
+/// The indexed values of `attrs` for the person `user_id` of `company_id`: each email, and each
+/// extension attribute.
 fn lookup_rows(user_id: i64, company_id: i64, attrs: &UserAttributes) -> Vec<LookupRow> {
     let lookup = |attribute: &str, position: usize, value: Option<&Value>| LookupRow {
         user_id,

@@ -27,8 +27,8 @@ use super::{DetailColumns, IdentityColumns, LookupRow, NewPerson, PersonColumns,
 use crate::models::CompanyId;
 use crate::db::schema::users;
 
-/// `INSERT INTO users`, of a new person with version 1; on PostgreSQL `… RETURNING` every
-/// column. `UNLESS_KNOWN` (PostgreSQL only): insert nothing when the company has a person with
+/// `INSERT INTO users … RETURNING` every column (PostgreSQL), of a new person with version 1
+/// (SQLite runs it as [`InsertValues`]). `UNLESS_KNOWN` (PostgreSQL only): insert nothing when the company has a person with
 /// this userName or email, or a deprovisioned person who had this userName.
 pub(super) struct InsertPerson<'a, const UNLESS_KNOWN: bool> {
     pub(super) company_id: i64,
@@ -161,16 +161,26 @@ impl<const UNLESS_KNOWN: bool> QueryFragment<Pg> for InsertPerson<'_, UNLESS_KNO
     }
 }
 
-/// SQLite never checks in the INSERT (see the module's documentation).
-impl QueryFragment<Sqlite> for InsertPerson<'_, false> {
+/// SQLite's form of the INSERT: `INSERT … VALUES`, nothing returned (it can only be
+/// executed: SQLite never checks in the INSERT, see the module's documentation).
+pub(super) struct InsertValues<'q, 'a>(pub(super) &'q InsertPerson<'a, false>);
+
+impl QueryFragment<Sqlite> for InsertValues<'_, '_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> diesel::QueryResult<()> {
         out.push_sql(COLUMNS);
         out.push_sql("VALUES (");
-        self.walk_values_sqlite(&mut out)?;
+        self.0.walk_values_sqlite(&mut out)?;
         out.push_sql(")");
         Ok(())
     }
 }
+
+impl QueryId for InsertValues<'_, '_> {
+    type QueryId = InsertValues<'static, 'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::RunQueryDsl<diesel::SqliteConnection> for InsertValues<'_, '_> {}
 
 impl<const UNLESS_KNOWN: bool> Query for InsertPerson<'_, UNLESS_KNOWN> {
     type SqlType = users::SqlType;
@@ -182,7 +192,6 @@ impl<const UNLESS_KNOWN: bool> QueryId for InsertPerson<'_, UNLESS_KNOWN> {
 }
 
 impl<const UNLESS_KNOWN: bool> diesel::RunQueryDsl<diesel::PgConnection> for InsertPerson<'_, UNLESS_KNOWN> {}
-impl diesel::RunQueryDsl<diesel::SqliteConnection> for &InsertPerson<'_, false> {}
 
 /// `SELECT last_insert_rowid()`: the id of the row the connection's last INSERT wrote.
 pub(super) struct LastInsertRowid;
