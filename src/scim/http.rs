@@ -77,6 +77,11 @@ impl Projection {
         Projection { attributes: query.list("attributes"), excluded: query.list("excludedAttributes") }
     }
 
+    /// Whether it leaves every resource as it is (neither list given).
+    pub fn is_identity(&self) -> bool {
+        self.attributes.is_empty() && self.excluded.is_empty()
+    }
+
     /// Applies the lists to a resource. `id`, `schemas` and `meta` always stay.
     pub fn apply(&self, resource: &mut Map<String, Value>, core_urn: &str) {
         if !self.attributes.is_empty() {
@@ -210,18 +215,23 @@ pub fn respond(status: StatusCode, body: &Value) -> HttpResponse {
 
 /// The JSON text of `body`, written straight into bytes (`to_string` goes through
 /// `fmt::Display`, one formatter call per token).
-fn json_bytes(body: &Value) -> Vec<u8> {
+pub fn json_bytes(body: &Value) -> Vec<u8> {
     serde_json::to_vec(body).unwrap_or_default()
 }
 
 /// A single-resource response with `ETag` (and `Location` for creations).
 pub fn respond_resource(status: StatusCode, body: &Value, etag: &str, location: Option<&str>) -> HttpResponse {
+    respond_resource_bytes(status, json_bytes(body), etag, location)
+}
+
+/// [`respond_resource`] with the body already written as JSON.
+pub fn respond_resource_bytes(status: StatusCode, body: Vec<u8>, etag: &str, location: Option<&str>) -> HttpResponse {
     let mut builder = HttpResponse::build(status);
     builder.content_type(SCIM_CONTENT_TYPE).insert_header(("ETag", etag.to_owned()));
     if let Some(location) = location {
         builder.insert_header(("Location", location.to_owned()));
     }
-    builder.body(json_bytes(body))
+    builder.body(body)
 }
 
 /// `If-Match` as sent, if any.

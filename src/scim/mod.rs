@@ -12,6 +12,7 @@ pub mod query;
 pub mod recent_people;
 pub mod schema;
 pub mod token_cache;
+mod user_writer;
 pub mod user_json;
 pub mod users;
 pub mod discovery;
@@ -62,4 +63,45 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/Schemas/{id}").route(web::get().to(d::schema)).default_service(not_allowed("GET")))
             .default_service(web::route().to(d::not_found)),
     );
+}
+
+/// Values for the unit tests of this module's parts.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use crate::domain::UserAttributes;
+    use crate::models::user::{User, UserRow};
+
+    /// A person with a row and no SCIM attributes.
+    pub fn person(scim_id: &str) -> User {
+        let at = chrono::DateTime::from_timestamp(1_800_000_000, 0).expect("a valid time").naive_utc();
+        let row = UserRow {
+            id: 1,
+            company_id: 1,
+            scim_id: scim_id.to_owned(),
+            user_name: "ann@example.com".into(),
+            user_name_lower: "ann@example.com".into(),
+            external_id: None,
+            external_id_lower: None,
+            email: None,
+            email_lower: None,
+            display_name: None,
+            given_name: None,
+            family_name: None,
+            title: None,
+            preferred_language: None,
+            manager_id: None,
+            scim_active: Some(true),
+            job_title: None,
+            role: None,
+            source: "entra".into(),
+            disabled_at: None,
+            deprovisioned_at: None,
+            created_at: at,
+            updated_at: at,
+            version: 1,
+            deprovisioned_key: None,
+            scim_values: "{}".into(),
+        };
+        User { row, attributes: UserAttributes::default(), groups: Vec::new() }
+    }
 }

@@ -86,46 +86,12 @@ impl RecentPeople {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::UserAttributes;
-    use crate::models::user::UserRow;
+    use crate::scim::test_support::person;
 
     fn company(id: i64, groups_enabled: bool) -> Company {
         let at = chrono::DateTime::from_timestamp(1_800_000_000, 0).expect("a valid time").naive_utc();
         let (shortcode, name, provisioning_mode) = ("a01".into(), "Acme".into(), "none".into());
         Company { id, shortcode, name, entra_enabled: true, job_title_sync: false, groups_enabled, provisioning_mode, created_at: at, updated_at: at }
-    }
-
-    fn person(scim_id: &str) -> User {
-        let at = chrono::DateTime::from_timestamp(1_800_000_000, 0).expect("a valid time").naive_utc();
-        let row = UserRow {
-            id: 1,
-            company_id: 1,
-            scim_id: scim_id.to_owned(),
-            user_name: "ann@example.com".into(),
-            user_name_lower: "ann@example.com".into(),
-            external_id: None,
-            external_id_lower: None,
-            email: None,
-            email_lower: None,
-            display_name: None,
-            given_name: None,
-            family_name: None,
-            title: None,
-            preferred_language: None,
-            manager_id: None,
-            scim_active: Some(true),
-            job_title: None,
-            role: None,
-            source: "entra".into(),
-            disabled_at: None,
-            deprovisioned_at: None,
-            created_at: at,
-            updated_at: at,
-            version: 1,
-            deprovisioned_key: None,
-            scim_values: "{}".into(),
-        };
-        User { row, attributes: UserAttributes::default(), groups: Vec::new() }
     }
 
     #[test]

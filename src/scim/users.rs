@@ -9,10 +9,11 @@ use super::attempt::Attempt;
 use super::auth::{ScimContext, ScimCredentials};
 use super::error::ScimError;
 use super::filter::Filter;
-use super::http::{Projection, Query, if_match, list_response, read_json, respond, respond_resource};
+use super::http::{Projection, Query, if_match, json_bytes, list_response, read_json, respond, respond_resource_bytes};
 use super::patch::{self, ResourceSchema};
 use super::schema::{ENTERPRISE_ATTRIBUTES, ENTERPRISE_SCHEMA, USER_ATTRIBUTES, USER_SCHEMA};
 use super::user_json::{parse_user, render_user};
+use super::user_writer::user_resource_json;
 use super::query;
 use crate::db::AnyConnection;
 use crate::domain::UserAttributes;
@@ -73,13 +74,27 @@ pub fn user_resource(user: &User, base_url: &str) -> Map<String, Value> {
 }
 
 fn single(status: StatusCode, user: &User, ctx: &ScimContext, projection: Option<&Projection>) -> HttpResponse {
-    let mut resource = user_resource(user, &ctx.base_url);
-    if let Some(p) = projection {
-        p.apply(&mut resource, USER_SCHEMA);
-    }
     let location = format!("{}/Users/{}", ctx.base_url, user.row.scim_id);
     let location = (status == StatusCode::CREATED).then_some(location.as_str());
-    respond_resource(status, &Value::Object(resource), &etag(user.row.version), location)
+    let version = etag(user.row.version);
+    let body = match projection.filter(|p| !p.is_identity()) {
+        Some(p) => {
+            let mut resource = user_resource(user, &ctx.base_url);
+            p.apply(&mut resource, USER_SCHEMA);
+            json_bytes(&Value::Object(resource))
+        }
+        None => {
+            let (created, last_modified) = (rfc3339(user.row.created_at), rfc3339(user.row.updated_at));
+            let body = user_resource_json(user, &ctx.base_url, &created, &last_modified, &version);
+            debug_assert_eq!(
+                String::from_utf8_lossy(&body),
+                String::from_utf8_lossy(&json_bytes(&Value::Object(user_resource(user, &ctx.base_url)))),
+                "the direct writer and the Value path must give the same bytes"
+            );
+            body
+        }
+    };
+    respond_resource_bytes(status, body, &version, location)
 }
 
 fn subject_of(body: &Value) -> Option<String> {
