@@ -77,21 +77,28 @@ fn single(status: StatusCode, user: &User, ctx: &ScimContext, projection: Option
     let location = format!("{}/Users/{}", ctx.base_url, user.row.scim_id);
     let location = (status == StatusCode::CREATED).then_some(location.as_str());
     let version = etag(user.row.version);
-    let body = match projection.filter(|p| !p.is_identity()) {
-        Some(p) => {
-            let mut resource = user_resource(user, &ctx.base_url);
-            p.apply(&mut resource, USER_SCHEMA);
-            json_bytes(&Value::Object(resource))
-        }
+    let direct = match projection.filter(|p| !p.is_identity()) {
+        Some(_) => None,
         None => {
             let (created, last_modified) = (rfc3339(user.row.created_at), rfc3339(user.row.updated_at));
-            let body = user_resource_json(user, &ctx.base_url, &created, &last_modified, &version);
+            user_resource_json(user, &ctx.base_url, &created, &last_modified, &version)
+        }
+    };
+    let body = match direct {
+        Some(body) => {
             debug_assert_eq!(
                 String::from_utf8_lossy(&body),
                 String::from_utf8_lossy(&json_bytes(&Value::Object(user_resource(user, &ctx.base_url)))),
                 "the direct writer and the Value path must give the same bytes"
             );
             body
+        }
+        None => {
+            let mut resource = user_resource(user, &ctx.base_url);
+            if let Some(p) = projection {
+                p.apply(&mut resource, USER_SCHEMA);
+            }
+            json_bytes(&Value::Object(resource))
         }
     };
     respond_resource_bytes(status, body, &version, location)
