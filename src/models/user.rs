@@ -255,19 +255,15 @@ impl User {
     /// on PostgreSQL (see `one_trip`).
     pub fn insert(conn: &mut AnyConnection, company: CompanyId, person: NewPerson<'_>, event: Option<NewActivity>) -> QueryResult<User> {
         let attributes = person.attributes.clone();
-        let row = Self::insert_checked(conn, company, person, event, false)?.ok_or(diesel::result::Error::NotFound)?;
+        let row = Self::insert_row(conn, company, person, event, false)?.ok_or(diesel::result::Error::NotFound)?;
         Ok(User { row, attributes, groups: Vec::new() })
     }
 
-    /// Like [`insert`](User::insert) (returning the row), unless the company has a person with
-    /// this userName or email, or a deprovisioned person who had this userName (whom a create
-    /// links to instead): then `None`, and nothing is written. The check is part of the INSERT
-    /// (see `insert.rs`).
-    pub fn insert_unless_known(conn: &mut AnyConnection, company: CompanyId, person: NewPerson<'_>, event: Option<NewActivity>) -> QueryResult<Option<UserRow>> {
-        Self::insert_checked(conn, company, person, event, true)
-    }
-
-    fn insert_checked(
+    /// Like [`insert`](User::insert), returning the row. `unless_known`: not if the company
+    /// has a person with this userName or email, or a deprovisioned person who had this
+    /// userName (whom a create links to instead); then `None`, and nothing is written. On
+    /// PostgreSQL that check is part of the INSERT (see `insert.rs`).
+    pub fn insert_row(
         conn: &mut AnyConnection,
         company: CompanyId,
         person: NewPerson<'_>,
@@ -673,10 +669,9 @@ fn written(row: &UserRow, identity: IdentityColumns, details: DetailColumns, now
 /// when there is an event (see `one_trip`; without one the lookup rows follow).
 fn insert_pg<const UNLESS_KNOWN: bool>(
     c: &mut diesel::PgConnection,
-    mut insert: InsertPerson<'_, UNLESS_KNOWN>,
+    (insert, lookups): (InsertPerson<'_, UNLESS_KNOWN>, Vec<LookupRow>),
     event: Option<&NewActivity>,
 ) -> QueryResult<Option<UserRow>> {
-    let lookups = std::mem::take(&mut insert.lookups);
     match event {
         // The person's id is not known yet: the statement joins it in.
         Some(event) => CreatePerson { insert, lookups: LookupArrays::of(lookups), event }.get_result(c).optional(),
@@ -691,9 +686,12 @@ fn insert_pg<const UNLESS_KNOWN: bool>(
 }
 
 /// SQLite: the person's INSERT, their lookup rows and `event`, statement by statement.
-fn insert_sqlite(conn: &mut AnyConnection, mut insert: InsertPerson<'_, false>, event: Option<NewActivity>) -> QueryResult<UserRow> {
+fn insert_sqlite(
+    conn: &mut AnyConnection,
+    (insert, lookups): (InsertPerson<'_, false>, Vec<LookupRow>),
+    event: Option<NewActivity>,
+) -> QueryResult<UserRow> {
     let AnyConnection::Sqlite(c) = conn else { return Err(diesel::result::Error::BrokenTransactionManager) };
-    let lookups = std::mem::take(&mut insert.lookups);
     InsertValues(&insert).execute(c)?;
     let id = LastInsertRowid.get_result::<i64>(c)?;
     let row = insert.into_row(id);

@@ -127,8 +127,7 @@ impl Setup {
         let person = NewPerson { attributes: attrs, columns, source: "entra", role: self.role.map(Role::as_str), job_title: self.job_title.as_deref() };
         let insert = |c: &mut AnyConnection| {
             let event = Some(event(id, "create", 201, self.detail.clone()));
-            let row = if unless_known { User::insert_unless_known(c, id, person, event) } else { User::insert(c, id, person, event).map(|user| Some(user.row)) };
-            row.map_err(|e| unique_conflict(e, attrs))
+            User::insert_row(c, id, person, event, unless_known).map_err(|e| unique_conflict(e, attrs))
         };
         // Without Passles to grant the person is one statement; grants come with it or not at all.
         match self.role {

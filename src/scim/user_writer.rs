@@ -11,8 +11,10 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
 use super::schema::{ENTERPRISE_SCHEMA, USER_SCHEMA};
+use super::users::rfc3339;
 use crate::domain::UserAttributes;
 use crate::models::user::User;
+use crate::provisioning::users::etag;
 
 /// Most attributes a person may have for this writer: its objects find a key again by a
 /// linear scan (cheaper than hashing for the ~10 keys of a real person), quadratic in their
@@ -22,20 +24,16 @@ const MOST_ATTRIBUTES: usize = 64;
 
 /// The representation of `user` (`users::user_resource`), as JSON bytes; `None` for a person
 /// with more than `MOST_ATTRIBUTES` attributes (the caller renders them as a `Value`).
-pub fn user_resource_json(user: &User, base_url: &str, created: &str, last_modified: &str, version: &str) -> Option<Vec<u8>> {
+pub fn user_resource_json(user: &User, base_url: &str) -> Option<Vec<u8>> {
     if user.attributes.scalars.len() + user.attributes.multi.len() > MOST_ATTRIBUTES {
         return None;
     }
-    let resource = Resource { user, base_url, created, last_modified, version };
-    Some(serde_json::to_vec(&resource).unwrap_or_default())
+    Some(serde_json::to_vec(&Resource { user, base_url }).unwrap_or_default())
 }
 
 struct Resource<'a> {
     user: &'a User,
     base_url: &'a str,
-    created: &'a str,
-    last_modified: &'a str,
-    version: &'a str,
 }
 
 /// An object's entries in insertion order; inserting a key again replaces its value in place.
@@ -118,7 +116,9 @@ impl Serialize for Group<'_> {
 
 impl Serialize for Resource<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let location = format!("{}/Users/{}", self.base_url, self.user.row.scim_id);
+        let row = &self.user.row;
+        let location = format!("{}/Users/{}", self.base_url, row.scim_id);
+        let (created, last_modified, version) = (rfc3339(row.created_at), rfc3339(row.updated_at), etag(row.version));
         let mut out = attributes(&self.user.attributes);
         out.insert("id", Entry::Str(&self.user.row.scim_id));
         if !self.user.groups.is_empty() {
@@ -126,10 +126,10 @@ impl Serialize for Resource<'_> {
         }
         let mut meta = Object::with_capacity(5);
         meta.insert("resourceType", Entry::Str("User"));
-        meta.insert("created", Entry::Str(self.created));
-        meta.insert("lastModified", Entry::Str(self.last_modified));
+        meta.insert("created", Entry::Str(&created));
+        meta.insert("lastModified", Entry::Str(&last_modified));
         meta.insert("location", Entry::Str(&location));
-        meta.insert("version", Entry::Str(self.version));
+        meta.insert("version", Entry::Str(&version));
         out.insert("meta", Entry::Object(meta));
         out.serialize(serializer)
     }
@@ -208,12 +208,11 @@ mod tests {
     use super::*;
     use crate::scim::http::json_bytes;
     use crate::scim::test_support::person;
-    use crate::scim::users::{rfc3339, user_resource};
+    use crate::scim::users::user_resource;
 
     fn both_ways(user: &User) -> (String, String) {
         let base = "https://entrada.example/scim/a01/v2";
-        let (created, modified, version) = (rfc3339(user.row.created_at), rfc3339(user.row.updated_at), "W/\"1\"");
-        let direct = user_resource_json(user, base, &created, &modified, version).expect("a person of ordinary size");
+        let direct = user_resource_json(user, base).expect("a person of ordinary size");
         let via_value = json_bytes(&Value::Object(user_resource(user, base)));
         (String::from_utf8(direct).expect("utf-8"), String::from_utf8(via_value).expect("utf-8"))
     }
@@ -275,9 +274,9 @@ mod tests {
         for i in 0..=MOST_ATTRIBUTES {
             user.attributes.scalars.insert(format!("urn:example:wide:1.0:User:a{i:05}"), json!(i));
         }
-        assert!(user_resource_json(&user, "https://x", "c", "m", "v").is_none());
+        assert!(user_resource_json(&user, "https://x").is_none());
         user.attributes.scalars.pop_first();
-        assert!(user_resource_json(&user, "https://x", "c", "m", "v").is_some());
+        assert!(user_resource_json(&user, "https://x").is_some());
     }
 
     #[test]

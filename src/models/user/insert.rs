@@ -7,7 +7,7 @@
 //! saves the round trip of a separate query (`one_trip` wraps this statement). Nothing
 //! inserted means someone matched; the caller then looks at who
 //! ([`User::find_create_candidates`](super::User::find_create_candidates)). SQLite asks that
-//! query first instead: see `User::insert_unless_known`.
+//! query first instead: see `User::insert_row`.
 //!
 //! On SQLite the statement is a plain `INSERT … VALUES` without `RETURNING`: an `INSERT …
 //! SELECT` makes SQLite keep a statement journal (a copy of every page it touches) and
@@ -28,15 +28,14 @@ use crate::models::CompanyId;
 use crate::db::schema::users;
 
 /// `INSERT INTO users … RETURNING` every column (PostgreSQL), of a new person with version 1
-/// (SQLite runs it as [`InsertValues`]). `UNLESS_KNOWN` (PostgreSQL only): insert nothing when the company has a person with
-/// this userName or email, or a deprovisioned person who had this userName.
+/// (SQLite runs it as [`InsertValues`]). `UNLESS_KNOWN` (PostgreSQL only): insert nothing
+/// when the company has a person with this userName or email, or a deprovisioned person who
+/// had this userName.
 pub(super) struct InsertPerson<'a, const UNLESS_KNOWN: bool> {
     pub(super) company_id: i64,
     pub(super) scim_id: String,
     pub(super) identity: IdentityColumns,
     pub(super) details: DetailColumns,
-    /// Written by the caller: not part of this statement.
-    pub(super) lookups: Vec<LookupRow>,
     pub(super) source: &'a str,
     pub(super) role: Option<&'a str>,
     pub(super) job_title: Option<&'a str>,
@@ -46,19 +45,21 @@ pub(super) struct InsertPerson<'a, const UNLESS_KNOWN: bool> {
 const COLUMNS: &str = r#"INSERT INTO "users" ("company_id", "scim_id", "user_name", "user_name_lower", "external_id", "external_id_lower", "email", "email_lower", "display_name", "given_name", "family_name", "title", "preferred_language", "manager_id", "scim_active", "scim_values", "source", "role", "job_title", "created_at", "updated_at", "version") "#;
 
 impl<'a, const UNLESS_KNOWN: bool> InsertPerson<'a, UNLESS_KNOWN> {
-    pub(super) fn new(company: CompanyId, person: NewPerson<'a>) -> Self {
+    /// The INSERT of `person`, and their lookup rows (without the person's id and company:
+    /// the caller writes them once the person is).
+    pub(super) fn new(company: CompanyId, person: NewPerson<'a>) -> (Self, Vec<LookupRow>) {
         let PersonColumns { scim_id, identity, details, lookups } = person.columns;
-        InsertPerson {
+        let insert = InsertPerson {
             company_id: company.0,
             scim_id,
             identity,
             details,
-            lookups,
             source: person.source,
             role: person.role,
             job_title: person.job_title,
             now: crate::models::now(),
-        }
+        };
+        (insert, lookups)
     }
 
     /// The row this INSERT wrote, given its new id (the columns it leaves out start NULL).
