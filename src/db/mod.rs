@@ -12,6 +12,7 @@
 
 mod connection;
 pub mod epoch;
+mod explain;
 mod migrations;
 pub mod schema;
 pub mod sql;
@@ -25,6 +26,7 @@ use diesel::r2d2::{Pool, PooledConnection};
 use tracing::Span;
 
 pub use connection::{AnyConnection, Backend, ConnectionManager, MultiBackend, establish, init_postgres_client};
+pub use explain::query_plan;
 pub use migrations::{POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS, run_migrations};
 
 /// Errors from the database layer, before any layer gives them a meaning.

@@ -24,6 +24,12 @@ pub struct Activity {
     pub detail: String,
 }
 
+/// The rows of [`Activity::for_user_query`] before ordering and limit.
+type ForUser = diesel::dsl::Select<
+    diesel::dsl::Filter<activity::table, diesel::dsl::And<diesel::dsl::Eq<activity::company_id, i64>, diesel::dsl::Eq<activity::user_id, i64>>>,
+    diesel::dsl::AsSelect<Activity, crate::db::MultiBackend>,
+>;
+
 /// One event to record. `detail` says what changed or why it failed, never secrets.
 // `None` is NULL, not DEFAULT: one SQL text whatever is set, so the INSERT stays prepared.
 #[derive(Debug, Clone, Insertable)]
@@ -104,14 +110,22 @@ impl Activity {
         query.order(activity::id.desc()).limit(limit).load(conn)
     }
 
+    /// This person's latest events, newest first (served by the `activity_user` index).
     pub fn for_user(conn: &mut AnyConnection, company: CompanyId, user_id: i64, limit: i64) -> QueryResult<Vec<Activity>> {
+        Activity::for_user_query(company, user_id, limit).load(conn)
+    }
+
+    /// The query of [`Activity::for_user`], for [`crate::db::query_plan`] in tests.
+    pub fn for_user_query(
+        company: CompanyId,
+        user_id: i64,
+        limit: i64,
+    ) -> diesel::dsl::Limit<diesel::dsl::Order<ForUser, diesel::dsl::Desc<activity::id>>> {
         activity::table
-            .filter(activity::company_id.eq(company.0))
-            .filter(activity::user_id.eq(user_id))
+            .filter(activity::company_id.eq(company.0).and(activity::user_id.eq(user_id)))
+            .select(Activity::as_select())
             .order(activity::id.desc())
             .limit(limit)
-            .select(Activity::as_select())
-            .load(conn)
     }
 
     /// Failures recorded after `since` (all of them when `None`).

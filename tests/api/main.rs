@@ -16,3 +16,4 @@ mod portal_isolation;
 mod browser;
 mod scim_groups;
 mod group_mappings;
+mod query_plans;
