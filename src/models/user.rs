@@ -105,7 +105,7 @@ impl LookupRow {
 /// The SCIM columns of `users` that identify a person: each has a unique index per company.
 // `None` is NULL, never skipped: one SQL text whatever is set, so the UPDATEs stay prepared.
 // (The INSERT is written out in `insert.rs`.)
-#[derive(AsChangeset)]
+#[derive(AsChangeset, PartialEq)]
 #[diesel(table_name = users, treat_none_as_null = true)]
 struct IdentityColumns {
     user_name: String,
@@ -121,7 +121,7 @@ impl FixedChangeset for IdentityColumns {
 }
 
 /// The other SCIM columns of `users`.
-#[derive(AsChangeset)]
+#[derive(AsChangeset, PartialEq)]
 #[diesel(table_name = users, treat_none_as_null = true)]
 struct DetailColumns {
     display_name: Option<String>,
@@ -229,15 +229,43 @@ impl PersonColumns {
             lookups: lookup_rows(0, 0, attrs),
         }
     }
+
+    /// True when these are the columns of `attrs` (whatever the SCIM id).
+    fn describe(&self, attrs: &UserAttributes) -> bool {
+        let fresh = PersonColumns::of(attrs);
+        self.identity == fresh.identity && self.details == fresh.details && self.lookups == fresh.lookups
+    }
 }
 
-/// Product state of a new person.
+/// Product state of a new person, with their SCIM attributes and the columns made of them.
 pub struct NewPerson<'a> {
-    pub attributes: &'a UserAttributes,
-    pub columns: PersonColumns,
-    pub source: &'a str,
-    pub role: Option<&'a str>,
-    pub job_title: Option<&'a str>,
+    attributes: &'a UserAttributes,
+    columns: PersonColumns,
+    source: &'a str,
+    role: Option<&'a str>,
+    job_title: Option<&'a str>,
+}
+
+impl<'a> NewPerson<'a> {
+    /// A person from `source` (`entra`, `manual`), without role or job title.
+    pub fn of(attributes: &'a UserAttributes, source: &'a str) -> NewPerson<'a> {
+        NewPerson::with_columns(attributes, PersonColumns::of(attributes), source)
+    }
+
+    /// Like [`of`](NewPerson::of), with the columns already made of `attributes` (a create
+    /// makes them before it queues for the write).
+    pub fn with_columns(attributes: &'a UserAttributes, columns: PersonColumns, source: &'a str) -> NewPerson<'a> {
+        debug_assert!(columns.describe(attributes), "a new person's columns were made of other attributes");
+        NewPerson { attributes, columns, source, role: None, job_title: None }
+    }
+
+    pub fn role(self, role: Option<&'a str>) -> NewPerson<'a> {
+        NewPerson { role, ..self }
+    }
+
+    pub fn job_title(self, job_title: Option<&'a str>) -> NewPerson<'a> {
+        NewPerson { job_title, ..self }
+    }
 }
 
 /// A person with their SCIM attributes loaded.
@@ -804,5 +832,28 @@ impl LookupChanges {
     fn into_arrays(self) -> (LookupArrays, (Vec<String>, Vec<i32>)) {
         let removed = self.removed.into_iter().map(|r| (r.attribute, r.position)).unzip();
         (LookupArrays::of(self.changed.into_iter().chain(self.added)), removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PersonColumns;
+    use crate::scim::user_json::parse_user;
+
+    fn attributes(email: &str, department: &str) -> crate::domain::UserAttributes {
+        parse_user(&serde_json::json!({
+            "userName": "ann@example.com",
+            "emails": [{"type": "work", "value": email, "primary": true}],
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": department},
+        }))
+        .expect("a valid person")
+    }
+
+    #[test]
+    fn columns_describe_the_attributes_they_were_made_of_and_no_others() {
+        let ann = attributes("ann@example.com", "Sales");
+        assert!(PersonColumns::of(&ann).describe(&ann));
+        assert!(!PersonColumns::of(&ann).describe(&attributes("ann@example.org", "Sales")), "another email (a column)");
+        assert!(!PersonColumns::of(&ann).describe(&attributes("ann@example.com", "Legal")), "another department (a lookup)");
     }
 }

@@ -124,7 +124,7 @@ impl Setup {
         unless_known: bool,
     ) -> Result<Option<UserRow>, ProvisioningError> {
         let id = company.company_id();
-        let person = NewPerson { attributes: attrs, columns, source: "entra", role: self.role.map(Role::as_str), job_title: self.job_title.as_deref() };
+        let person = NewPerson::with_columns(attrs, columns, "entra").role(self.role.map(Role::as_str)).job_title(self.job_title.as_deref());
         let insert = |c: &mut AnyConnection| {
             let event = Some(event(id, "create", 201, self.detail.clone()));
             User::insert_row(c, id, person, event, unless_known).map_err(|e| unique_conflict(e, attrs))

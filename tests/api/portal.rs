@@ -10,7 +10,7 @@ use entrada::domain::{Email, Password, PassleName, Role, UserAttributes};
 use entrada::models::account::Account;
 use entrada::models::assignment::Assignment;
 use entrada::models::passle::Passle;
-use entrada::models::user::{NewPerson, PersonColumns, User};
+use entrada::models::user::{NewPerson, User};
 use entrada::models::{Company, CompanyId};
 use serde_json::json;
 
@@ -256,7 +256,7 @@ pub(crate) fn add_person(app: &TestApp, company: &Company, user_name: &str, fami
         family_name: Some(family.to_owned()),
         ..Default::default()
     };
-    User::insert(&mut app.conn(), company.company_id(), NewPerson { attributes: &attrs, columns: PersonColumns::of(&attrs), source, role: None, job_title: None }, None).unwrap().row.id
+    User::insert(&mut app.conn(), company.company_id(), NewPerson::of(&attrs, source), None).unwrap().row.id
 }
 
 /// Generates the company's secret token on Manage Entra ID and reads it from the answer.

@@ -81,10 +81,10 @@ async fn an_existing_manual_person_is_matched_and_linked_never_duplicated(backen
     {
         use entrada::domain::UserAttributes;
         use entrada::models::assignment::Assignment;
-        use entrada::models::user::{NewPerson, PersonColumns, User};
+        use entrada::models::user::{NewPerson, User};
         let attrs = UserAttributes { user_name: "Ines.Moreau@ACME.example".into(), ..Default::default() };
         let mut conn = app.conn();
-        let user = User::insert(&mut conn, id, NewPerson { attributes: &attrs, columns: PersonColumns::of(&attrs), source: "manual", role: Some("editor"), job_title: None }, None).unwrap();
+        let user = User::insert(&mut conn, id, NewPerson::of(&attrs, "manual").role(Some("editor")), None).unwrap();
         Assignment::grant(&mut conn, id, user.row.id, &passles, Role::Editor, "manual").unwrap();
     }
     // Entra's matching query finds her, case-insensitively.

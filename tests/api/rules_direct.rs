@@ -5,7 +5,7 @@ use entrada::db::AnyConnection;
 use entrada::domain::{CompanyName, PassleName, ProvisioningMode, Shortcode, UserAttributes};
 use entrada::models::assignment::Assignment;
 use entrada::models::passle::Passle;
-use entrada::models::user::{NewPerson, PersonColumns, User};
+use entrada::models::user::{NewPerson, User};
 use entrada::models::Company;
 use entrada::provisioning::connection::disconnect;
 use entrada::provisioning::users::{create_user, deprovision_user, update_user};
@@ -58,7 +58,7 @@ async fn rule_3_a_create_links_the_existing_person(backend: Backend) {
     let db = test_db!(backend);
     let (mut conn, company) = setup(&db);
     let attrs = person("Ines@X.example");
-    let manual = User::insert(&mut conn, company.company_id(), NewPerson { attributes: &attrs, columns: PersonColumns::of(&attrs), source: "manual", role: Some("editor"), job_title: None }, None).unwrap();
+    let manual = User::insert(&mut conn, company.company_id(), NewPerson::of(&attrs, "manual").role(Some("editor")), None).unwrap();
     let created = create_user(&mut conn, &company, person("ines@x.example").into()).unwrap();
     assert!(created.linked);
     assert_eq!(created.user.row.id, manual.row.id);

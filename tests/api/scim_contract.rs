@@ -428,13 +428,13 @@ async fn count_above_1000_is_capped_at_1000(backend: Backend) {
     let Some((app, scim)) = acme(backend).await else { return };
     // 1001 people written straight to the database (1001 POSTs would only slow the test).
     use entrada::domain::UserAttributes;
-    use entrada::models::user::{NewPerson, PersonColumns, User};
+    use entrada::models::user::{NewPerson, User};
     let company = company_id(&app, &scim);
     let mut conn = app.conn();
     conn.transaction(|conn| {
         for i in 0..1001 {
             let attributes = UserAttributes { user_name: format!("bulk{i:04}@acme.example"), ..Default::default() };
-            User::insert(conn, company, NewPerson { attributes: &attributes, columns: PersonColumns::of(&attributes), source: "entra", role: None, job_title: None }, None)?;
+            User::insert(conn, company, NewPerson::of(&attributes, "entra"), None)?;
         }
         diesel::QueryResult::Ok(())
     })

@@ -14,7 +14,7 @@ use crate::error::PortalError;
 use crate::models::activity::{Activity, NewActivity};
 use crate::models::assignment::Assignment;
 use crate::models::passle::Passle;
-use crate::models::user::{NewPerson, PersonColumns, User, UserRow};
+use crate::models::user::{NewPerson, User, UserRow};
 use crate::models::CompanyId;
 use crate::provisioning::status::{PersonStatus, status_condition};
 use crate::state::AppState;
@@ -331,7 +331,7 @@ pub async fn create(state: web::Data<AppState>, access: CompanyAccess, body: web
     let created = state
         .db
         .write(move |conn| {
-            let person = NewPerson { attributes: &attrs, columns: PersonColumns::of(&attrs), source: "manual", role: None, job_title: None };
+            let person = NewPerson::of(&attrs, "manual");
             match User::insert(conn, id, person, None) {
                 Ok(user) => {
                     record_admin(conn, id, &admin, "create", &user.row, "added by hand in the portal".into())?;
