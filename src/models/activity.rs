@@ -86,28 +86,64 @@ pub enum OutcomeFilter {
     Failure,
 }
 
+/// Most events one successes-only page looks through. Successes have no index apart from
+/// failures (every successful write would pay for one), so a long run of failures, such as an
+/// Entra job that retries every refused person each cycle, is looked through a stretch at a
+/// time rather than all at once.
+pub const SUCCESS_SEARCH_SPAN: i64 = 5_000;
+
+/// One page of a company's events, newest first.
+pub struct ActivityPage {
+    pub events: Vec<Activity>,
+    /// Where the next (older) page starts: `before_id` for [`Activity::page`].
+    pub older: Option<i64>,
+}
+
 impl Activity {
-    /// Newest first; `before_id` pages backwards.
-    pub fn list(
+    /// Up to `size` events older than `before_id` (the newest without it), and where the page
+    /// after it starts. A successes-only page looks through [`SUCCESS_SEARCH_SPAN`] events at
+    /// most, so it can hold fewer than `size` and still have older events after it.
+    pub fn page(
         conn: &mut AnyConnection,
         company: CompanyId,
         outcome: OutcomeFilter,
         before_id: Option<i64>,
-        limit: i64,
-    ) -> QueryResult<Vec<Activity>> {
-        let mut query = activity::table
-            .filter(activity::company_id.eq(company.0))
-            .select(Activity::as_select())
-            .into_boxed();
+        size: i64,
+    ) -> QueryResult<ActivityPage> {
+        let floor = match outcome {
+            OutcomeFilter::Success => Activity::nth_before(conn, company, before_id, SUCCESS_SEARCH_SPAN)?,
+            OutcomeFilter::All | OutcomeFilter::Failure => None,
+        };
+        let mut query = Activity::newest_first(company, before_id);
         match outcome {
             OutcomeFilter::All => {}
             OutcomeFilter::Success => query = query.filter(activity::outcome.eq("success")),
             OutcomeFilter::Failure => query = query.filter(is_failure()),
         }
-        if let Some(before) = before_id {
-            query = query.filter(activity::id.lt(before));
+        if let Some(floor) = floor {
+            query = query.filter(activity::id.ge(floor));
         }
-        query.order(activity::id.desc()).limit(limit).load(conn)
+        let mut events: Vec<Activity> = query.select(Activity::as_select()).limit(size + 1).load(conn)?;
+        let older = if events.len() as i64 > size {
+            events.truncate(size as usize);
+            events.last().map(|e| e.id)
+        } else {
+            floor
+        };
+        Ok(ActivityPage { events, older })
+    }
+
+    /// The id of the company's `n`th event older than `before_id`, if it has that many.
+    fn nth_before(conn: &mut AnyConnection, company: CompanyId, before_id: Option<i64>, n: i64) -> QueryResult<Option<i64>> {
+        Activity::newest_first(company, before_id).select(activity::id).offset(n - 1).first(conn).optional()
+    }
+
+    fn newest_first(company: CompanyId, before_id: Option<i64>) -> activity::BoxedQuery<'static, crate::db::MultiBackend> {
+        let query = activity::table.filter(activity::company_id.eq(company.0)).order(activity::id.desc()).into_boxed();
+        match before_id {
+            Some(before) => query.filter(activity::id.lt(before)),
+            None => query,
+        }
     }
 
     /// This person's latest events, newest first (served by the `activity_user` index).

@@ -170,7 +170,7 @@ async fn company_page(state: &AppState, staff: &StaffOnly, shortcode: String) ->
             for status in PersonStatus::ALL {
                 counts.push(StatusCount { label: status.label(), key: status.key(), count: User::count_where(conn, id, status_condition(status))? });
             }
-            let failures = Activity::list(conn, id, OutcomeFilter::Failure, None, 5)?;
+            let failures = Activity::page(conn, id, OutcomeFilter::Failure, None, 5)?.events;
             Ok::<_, PortalError>((company, admins, token, counts, failures))
         })
         .await?;

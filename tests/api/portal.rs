@@ -316,6 +316,7 @@ on_both_backends!(
     an_admin_disables_and_enables_a_person_keeping_their_setup,
     a_person_added_by_hand_is_linked_when_entra_creates_the_same_email,
     the_activity_page_lists_events_newest_first_filters_failures_and_resets_the_badge,
+    successes_only_pages_through_a_long_run_of_failures_a_stretch_at_a_time,
 );
 
 async fn signing_in_lands_each_kind_of_account_on_its_start_page(backend: Backend) {
@@ -1164,4 +1165,52 @@ async fn the_activity_page_lists_events_newest_first_filters_failures_and_resets
 
     assert_eq!(refused("nomail3").await.status, 400);
     assert_eq!(badge(&admin.get("/c/a01/entra").await).as_deref(), Some("1"), "only failures since the last visit count");
+}
+
+async fn successes_only_pages_through_a_long_run_of_failures_a_stretch_at_a_time(backend: Backend) {
+    use entrada::models::activity::{NewActivity, SUCCESS_SEARCH_SPAN};
+    let app = spawn!(backend);
+    app.scim_company("a01");
+    let acme = company_row(&app, "a01");
+    let admin = admin_portal(&app, &acme, "admin@acme.example").await;
+    // Two old successes, then a long run of failures (an Entra job retrying refused people),
+    // then one new success.
+    let event = |subject: &str, outcome: &str| NewActivity {
+        subject: Some(subject.to_owned()),
+        outcome: outcome.to_owned(),
+        status: if outcome == "success" { 201 } else { 400 },
+        ..NewActivity::new(acme.company_id(), "Entra ID", "create", "User")
+    };
+    let failures = 2 * SUCCESS_SEARCH_SPAN + 100;
+    let mut rows = vec![event("oldest-success", "success"), event("old-success", "success")];
+    rows.extend((0..failures).map(|i| event(&format!("refused-{i}"), "failure")));
+    rows.push(event("newest-success", "success"));
+    let mut conn = app.conn();
+    for chunk in rows.chunks(500) {
+        entrada::per_backend!(&mut conn, c => diesel::insert_into(activity::table).values(chunk).execute(c)).unwrap();
+    }
+
+    let mut seen = Vec::new();
+    let mut path = "/c/a01/activity?outcome=success".to_owned();
+    let mut pages = 0;
+    loop {
+        let page = admin.get(&path).await;
+        assert_eq!(page.status, 200, "{}", page.describe());
+        assert!(!page.has("refused-"), "no failure on a successes-only page: {}", page.describe());
+        for name in ["newest-success", "old-success", "oldest-success"] {
+            if page.body.contains(&format!(">{name}<")) {
+                seen.push(name);
+            }
+        }
+        pages += 1;
+        let Some(at) = page.body.find("before=") else { break };
+        let before: String = page.body[at + 7..].chars().take_while(char::is_ascii_digit).collect();
+        if seen.len() == 1 && pages == 2 {
+            assert!(page.has(&format!("No successful events among these {SUCCESS_SEARCH_SPAN} events")), "{}", page.describe());
+        }
+        path = format!("/c/a01/activity?outcome=success&before={before}");
+        assert!(pages < 10, "the pages do not end");
+    }
+    assert_eq!(seen, ["newest-success", "old-success", "oldest-success"], "every success, newest first, once");
+    assert_eq!(pages as i64, failures / SUCCESS_SEARCH_SPAN + 1, "one page per stretch of events looked through");
 }

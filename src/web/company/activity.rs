@@ -15,10 +15,12 @@ const PAGE_SIZE: i64 = 50;
 
 #[derive(Template)]
 #[template(path = "company/activity.html")]
-pub struct ActivityPage {
+pub struct ActivityListPage {
     layout: Layout,
     shortcode: String,
     outcome: String,
+    /// Showing older events (not the newest).
+    paged: bool,
     events: Vec<Activity>,
     older: Option<i64>,
 }
@@ -38,16 +40,15 @@ pub async fn list(state: web::Data<AppState>, access: CompanyAccess, query: web:
     };
     let (id, before, account) = (access.company.company_id(), query.before, access.signed.account.id);
     let layout = Layout::for_company(&state, &access, "activity").await?;
-    let events = state
+    let page = state
         .db
         .write(move |conn| {
-            let events = Activity::list(conn, id, filter, before, PAGE_SIZE + 1)?;
+            let page = Activity::page(conn, id, filter, before, PAGE_SIZE)?;
             // Opening this page is "looking": the header's failure counter starts again.
             Account::mark_activity_seen(conn, account)?;
-            Ok::<_, PortalError>(events)
+            Ok::<_, PortalError>(page)
         })
         .await?;
-    let older = (events.len() as i64 > PAGE_SIZE).then(|| events[PAGE_SIZE as usize - 1].id);
-    let events = events.into_iter().take(PAGE_SIZE as usize).collect();
-    render(&ActivityPage { layout, shortcode: access.company.shortcode.clone(), outcome, events, older })
+    let shortcode = access.company.shortcode.clone();
+    render(&ActivityListPage { layout, shortcode, outcome, paged: before.is_some(), events: page.events, older: page.older })
 }
