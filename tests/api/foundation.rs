@@ -4,10 +4,14 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::helpers::{Backend, cli_with_env, stderr};
+use crate::helpers::{Backend, cli_with_env, stderr, stdout};
 use crate::{on_both_backends, spawn, test_db};
 
-on_both_backends!(health_check_reports_the_database, migrations_run_twice_and_every_table_is_readable);
+on_both_backends!(
+    health_check_reports_the_database,
+    migrations_run_twice_and_every_table_is_readable,
+    instances_started_together_migrate_one_at_a_time,
+);
 
 async fn health_check_reports_the_database(backend: Backend) {
     let app = spawn!(backend);
@@ -51,6 +55,29 @@ async fn migrations_run_twice_and_every_table_is_readable(backend: Backend) {
     user_lookups::table.select(user_lookups::all_columns).limit(1).execute(conn).unwrap();
     activity::table.select(activity::all_columns).limit(1).execute(conn).unwrap();
     accounts::table.select(accounts::all_columns).limit(1).execute(conn).unwrap();
+}
+
+/// Several instances (or a CLI command beside a starting server) on one new database: each
+/// finds the schema complete, one of them applied it, and none fails half-way.
+async fn instances_started_together_migrate_one_at_a_time(backend: Backend) {
+    let db = test_db!(backend);
+    let url = db.url.clone();
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || cli_with_env(&["migrate"], None, &[("DATABASE_URL", &url)]))
+        })
+        .collect();
+    let outputs: Vec<_> = runs.into_iter().map(|run| run.join().expect("a migrate run")).collect();
+    for out in &outputs {
+        assert!(out.status.success(), "every run succeeds: {}", stderr(out));
+    }
+    let migrations = std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite")).unwrap().count();
+    let mut said: Vec<String> = outputs.iter().map(stdout).collect();
+    said.sort();
+    let applied_all = format!("({migrations} migrations applied now)");
+    assert_eq!(said.iter().filter(|s| s.contains(&applied_all)).count(), 1, "one run applied them all: {said:?}");
+    assert_eq!(said.iter().filter(|s| s.contains("(0 migrations applied now)")).count(), 3, "{said:?}");
 }
 
 #[test]
