@@ -210,7 +210,12 @@ fn remove_path(resource: &mut Map<String, Value>, path: &str, core_urn: &str) {
 
 /// A SCIM JSON response.
 pub fn respond(status: StatusCode, body: &Value) -> HttpResponse {
-    HttpResponse::build(status).content_type(SCIM_CONTENT_TYPE).body(json_bytes(body))
+    respond_bytes(status, json_bytes(body))
+}
+
+/// [`respond`] with the body already written as JSON.
+pub fn respond_bytes(status: StatusCode, body: Vec<u8>) -> HttpResponse {
+    HttpResponse::build(status).content_type(SCIM_CONTENT_TYPE).body(body)
 }
 
 /// The JSON text of `body`, written straight into bytes (`to_string` goes through

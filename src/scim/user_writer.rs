@@ -10,6 +10,7 @@
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
+use super::http::LIST_SCHEMA;
 use super::schema::{ENTERPRISE_SCHEMA, USER_SCHEMA};
 use super::users::rfc3339;
 use crate::domain::UserAttributes;
@@ -25,10 +26,47 @@ const MOST_ATTRIBUTES: usize = 64;
 /// The representation of `user` (`users::user_resource`), as JSON bytes; `None` for a person
 /// with more than `MOST_ATTRIBUTES` attributes (the caller renders them as a `Value`).
 pub fn user_resource_json(user: &User, base_url: &str) -> Option<Vec<u8>> {
-    if user.attributes.scalars.len() + user.attributes.multi.len() > MOST_ATTRIBUTES {
-        return None;
+    fits(user).then(|| serde_json::to_vec(&Resource { user, base_url }).unwrap_or_default())
+}
+
+/// A page of people as a ListResponse (`http::list_response` of their representations), as
+/// JSON bytes; `None` when one of them has more than `MOST_ATTRIBUTES` attributes.
+pub fn user_list_json(total: i64, start_index: i64, users: &[User], base_url: &str) -> Option<Vec<u8>> {
+    users.iter().all(fits).then(|| serde_json::to_vec(&List { total, start_index, users, base_url }).unwrap_or_default())
+}
+
+fn fits(user: &User) -> bool {
+    user.attributes.scalars.len() + user.attributes.multi.len() <= MOST_ATTRIBUTES
+}
+
+struct List<'a> {
+    total: i64,
+    start_index: i64,
+    users: &'a [User],
+    base_url: &'a str,
+}
+
+impl Serialize for List<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(5))?;
+        map.serialize_entry("schemas", &[LIST_SCHEMA])?;
+        map.serialize_entry("totalResults", &self.total)?;
+        map.serialize_entry("startIndex", &self.start_index)?;
+        map.serialize_entry("itemsPerPage", &self.users.len())?;
+        map.serialize_entry("Resources", &Resources { users: self.users, base_url: self.base_url })?;
+        map.end()
     }
-    Some(serde_json::to_vec(&Resource { user, base_url }).unwrap_or_default())
+}
+
+struct Resources<'a> {
+    users: &'a [User],
+    base_url: &'a str,
+}
+
+impl Serialize for Resources<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.users.iter().map(|user| Resource { user, base_url: self.base_url }))
+    }
 }
 
 struct Resource<'a> {
@@ -284,5 +322,28 @@ mod tests {
         let (direct, via_value) = both_ways(&person("p3"));
         assert_eq!(direct, via_value);
         assert!(direct.starts_with(r#"{"userName":"","schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"p3","meta":{"#), "{direct}");
+    }
+
+    #[test]
+    fn a_page_of_people_is_written_as_the_value_path_writes_it() {
+        let base = "https://entrada.example/scim/a01/v2";
+        let by_value = |total, start, users: &[User]| {
+            let resources = users.iter().map(|u| Value::Object(user_resource(u, base))).collect();
+            String::from_utf8(json_bytes(&crate::scim::http::list_response(total, start, resources))).expect("utf-8")
+        };
+        let direct = |total, start, users: &[User]| String::from_utf8(user_list_json(total, start, users, base).expect("ordinary people")).expect("utf-8");
+        let mut ann = person("p1");
+        ann.attributes.title = Some("Lead".into());
+        ann.groups = vec![("g1".into(), "Sales".into())];
+        let people = [ann, person("p2")];
+        assert_eq!(direct(7, 3, &people), by_value(7, 3, &people));
+        assert_eq!(direct(0, 1, &[]), by_value(0, 1, &[]));
+        assert!(direct(0, 1, &[]).starts_with(r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],"totalResults":0,"startIndex":1,"itemsPerPage":0,"Resources":[]"#));
+
+        let mut wide = person("p5");
+        for i in 0..=MOST_ATTRIBUTES {
+            wide.attributes.scalars.insert(format!("urn:example:wide:1.0:User:a{i:05}"), json!(i));
+        }
+        assert!(user_list_json(1, 1, &[person("p1"), wide], base).is_none(), "one wide person sends the page to the Value path");
     }
 }

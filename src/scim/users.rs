@@ -9,11 +9,11 @@ use super::attempt::Attempt;
 use super::auth::{ScimContext, ScimCredentials};
 use super::error::ScimError;
 use super::filter::Filter;
-use super::http::{Projection, Query, if_match, json_bytes, list_response, read_json, respond, respond_resource_bytes};
+use super::http::{Projection, Query, if_match, json_bytes, list_response, read_json, respond, respond_bytes, respond_resource_bytes};
 use super::patch::{self, ResourceSchema};
 use super::schema::{ENTERPRISE_ATTRIBUTES, ENTERPRISE_SCHEMA, USER_ATTRIBUTES, USER_SCHEMA};
 use super::user_json::{parse_user, render_user};
-use super::user_writer::user_resource_json;
+use super::user_writer::{user_list_json, user_resource_json};
 use super::query;
 use crate::db::AnyConnection;
 use crate::domain::UserAttributes;
@@ -202,8 +202,20 @@ async fn list_users(credentials: ScimCredentials, params: Result<ListParams, Sci
     };
     let (ctx, (params, start_index, total, users)) =
         if lookup { credentials.read_lookup(work).await? } else { credentials.read(work).await? };
-    let resources = render_users(&users, &ctx, &params.projection);
-    Ok(respond(StatusCode::OK, &list_response(total, start_index, resources)))
+    Ok(respond_bytes(StatusCode::OK, user_list_body(total, start_index, &users, &ctx, &params.projection)))
+}
+
+/// A list answer's JSON: written straight to bytes (`user_writer`) unless a projection edits
+/// the people or one of them has too many attributes for the writer.
+fn user_list_body(total: i64, start_index: i64, users: &[User], ctx: &ScimContext, projection: &Projection) -> Vec<u8> {
+    let by_value = || json_bytes(&list_response(total, start_index, render_users(users, ctx, projection)));
+    match projection.is_identity().then(|| user_list_json(total, start_index, users, &ctx.base_url)).flatten() {
+        Some(body) => {
+            debug_assert_eq!(String::from_utf8_lossy(&body), String::from_utf8_lossy(&by_value()), "the direct writer and the Value path must give the same bytes");
+            body
+        }
+        None => by_value(),
+    }
 }
 
 /// A list request's filter, parsed, with Entra's identity lookup recognised once.
