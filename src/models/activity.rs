@@ -110,9 +110,18 @@ impl Activity {
         before_id: Option<i64>,
         size: i64,
     ) -> QueryResult<ActivityPage> {
-        let floor = match outcome {
-            OutcomeFilter::Success => Activity::nth_before(conn, company, before_id, SUCCESS_SEARCH_SPAN)?,
-            OutcomeFilter::All | OutcomeFilter::Failure => None,
+        // The stretch a successes-only page looks through ends at the `SUCCESS_SEARCH_SPAN`th
+        // older event; older events follow only if there is one more.
+        let (floor, more) = match outcome {
+            OutcomeFilter::Success => {
+                let ids = Activity::newest_first(company, before_id)
+                    .select(activity::id)
+                    .offset(SUCCESS_SEARCH_SPAN - 1)
+                    .limit(2)
+                    .load::<i64>(conn)?;
+                (ids.first().copied(), ids.len() == 2)
+            }
+            OutcomeFilter::All | OutcomeFilter::Failure => (None, false),
         };
         let mut query = Activity::newest_first(company, before_id);
         match outcome {
@@ -128,14 +137,9 @@ impl Activity {
             events.truncate(size as usize);
             events.last().map(|e| e.id)
         } else {
-            floor
+            floor.filter(|_| more)
         };
         Ok(ActivityPage { events, older })
-    }
-
-    /// The id of the company's `n`th event older than `before_id`, if it has that many.
-    fn nth_before(conn: &mut AnyConnection, company: CompanyId, before_id: Option<i64>, n: i64) -> QueryResult<Option<i64>> {
-        Activity::newest_first(company, before_id).select(activity::id).offset(n - 1).first(conn).optional()
     }
 
     fn newest_first(company: CompanyId, before_id: Option<i64>) -> activity::BoxedQuery<'static, crate::db::MultiBackend> {

@@ -317,6 +317,7 @@ on_both_backends!(
     a_person_added_by_hand_is_linked_when_entra_creates_the_same_email,
     the_activity_page_lists_events_newest_first_filters_failures_and_resets_the_badge,
     successes_only_pages_through_a_long_run_of_failures_a_stretch_at_a_time,
+    a_stretch_that_reaches_the_first_event_offers_no_older_page,
 );
 
 async fn signing_in_lands_each_kind_of_account_on_its_start_page(backend: Backend) {
@@ -1167,28 +1168,37 @@ async fn the_activity_page_lists_events_newest_first_filters_failures_and_resets
     assert_eq!(badge(&admin.get("/c/a01/entra").await).as_deref(), Some("1"), "only failures since the last visit count");
 }
 
+/// An event of company `a01` about `subject`, as Entra's create would record it.
+fn entra_event(company: &Company, subject: &str, outcome: &str) -> entrada::models::activity::NewActivity {
+    entrada::models::activity::NewActivity {
+        subject: Some(subject.to_owned()),
+        outcome: outcome.to_owned(),
+        status: if outcome == "success" { 201 } else { 400 },
+        ..entrada::models::activity::NewActivity::new(company.company_id(), "Entra ID", "create", "User")
+    }
+}
+
+fn record(app: &TestApp, rows: &[entrada::models::activity::NewActivity]) {
+    let mut conn = app.conn();
+    for chunk in rows.chunks(500) {
+        entrada::per_backend!(&mut conn, c => diesel::insert_into(activity::table).values(chunk).execute(c)).unwrap();
+    }
+}
+
 async fn successes_only_pages_through_a_long_run_of_failures_a_stretch_at_a_time(backend: Backend) {
-    use entrada::models::activity::{NewActivity, SUCCESS_SEARCH_SPAN};
+    use entrada::models::activity::SUCCESS_SEARCH_SPAN;
     let app = spawn!(backend);
     app.scim_company("a01");
     let acme = company_row(&app, "a01");
     let admin = admin_portal(&app, &acme, "admin@acme.example").await;
     // Two old successes, then a long run of failures (an Entra job retrying refused people),
     // then one new success.
-    let event = |subject: &str, outcome: &str| NewActivity {
-        subject: Some(subject.to_owned()),
-        outcome: outcome.to_owned(),
-        status: if outcome == "success" { 201 } else { 400 },
-        ..NewActivity::new(acme.company_id(), "Entra ID", "create", "User")
-    };
+    let event = |subject: &str, outcome: &str| entra_event(&acme, subject, outcome);
     let failures = 2 * SUCCESS_SEARCH_SPAN + 100;
     let mut rows = vec![event("oldest-success", "success"), event("old-success", "success")];
     rows.extend((0..failures).map(|i| event(&format!("refused-{i}"), "failure")));
     rows.push(event("newest-success", "success"));
-    let mut conn = app.conn();
-    for chunk in rows.chunks(500) {
-        entrada::per_backend!(&mut conn, c => diesel::insert_into(activity::table).values(chunk).execute(c)).unwrap();
-    }
+    record(&app, &rows);
 
     let mut seen = Vec::new();
     let mut path = "/c/a01/activity?outcome=success".to_owned();
@@ -1213,4 +1223,22 @@ async fn successes_only_pages_through_a_long_run_of_failures_a_stretch_at_a_time
     }
     assert_eq!(seen, ["newest-success", "old-success", "oldest-success"], "every success, newest first, once");
     assert_eq!(pages as i64, failures / SUCCESS_SEARCH_SPAN + 1, "one page per stretch of events looked through");
+}
+
+async fn a_stretch_that_reaches_the_first_event_offers_no_older_page(backend: Backend) {
+    use entrada::models::activity::SUCCESS_SEARCH_SPAN;
+    let app = spawn!(backend);
+    app.scim_company("a01");
+    let acme = company_row(&app, "a01");
+    let admin = admin_portal(&app, &acme, "admin@acme.example").await;
+    // Exactly one stretch of events, none of them a success.
+    let rows: Vec<_> = (0..SUCCESS_SEARCH_SPAN).map(|i| entra_event(&acme, &format!("refused-{i}"), "failure")).collect();
+    record(&app, &rows);
+
+    let page = admin.get("/c/a01/activity?outcome=success").await;
+    assert_eq!(page.status, 200, "{}", page.describe());
+    assert!(page.has("No events of this kind."), "{}", page.describe());
+    assert!(!page.body.contains("before="), "nothing older to page to: {}", page.describe());
+    let everything = admin.get("/c/a01/activity").await;
+    assert!(everything.has("refused-4999") && everything.body.contains("before="), "{}", everything.describe());
 }

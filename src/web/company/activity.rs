@@ -40,15 +40,11 @@ pub async fn list(state: web::Data<AppState>, access: CompanyAccess, query: web:
     };
     let (id, before, account) = (access.company.company_id(), query.before, access.signed.account.id);
     let layout = Layout::for_company(&state, &access, "activity").await?;
-    let page = state
-        .db
-        .write(move |conn| {
-            let page = Activity::page(conn, id, filter, before, PAGE_SIZE)?;
-            // Opening this page is "looking": the header's failure counter starts again.
-            Account::mark_activity_seen(conn, account)?;
-            Ok::<_, PortalError>(page)
-        })
-        .await?;
+    // Opening this page is "looking": the header's failure counter starts again. Marked
+    // before the read, so a failure recorded in between is shown and still counted, never
+    // hidden; the read stays out of the write (on SQLite every write queues for one thread).
+    state.db.write(move |conn| Account::mark_activity_seen(conn, account).map_err(PortalError::from)).await?;
+    let page = state.db.read(move |conn| Activity::page(conn, id, filter, before, PAGE_SIZE).map_err(PortalError::from)).await?;
     let shortcode = access.company.shortcode.clone();
     render(&ActivityListPage { layout, shortcode, outcome, paged: before.is_some(), events: page.events, older: page.older })
 }
