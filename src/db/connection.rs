@@ -111,6 +111,9 @@ unsafe extern "C" fn stable_query_plans(
     libsqlite3_sys::SQLITE_OK
 }
 
+/// How long a SQLite connection waits for another's lock before giving up.
+pub(super) const SQLITE_BUSY_TIMEOUT_MS: u32 = 10_000;
+
 pub fn establish(url: &str) -> ConnectionResult<AnyConnection> {
     match Backend::from_url(url) {
         Ok(Backend::Postgres) => {
@@ -123,11 +126,11 @@ pub fn establish(url: &str) -> ConnectionResult<AnyConnection> {
             init_sqlite_client();
             let mut conn = diesel::SqliteConnection::establish(sqlite_path(url))?;
             // Per-connection settings; WAL itself persists in the file.
-            conn.batch_execute(
-                "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+            conn.batch_execute(&format!(
+                "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; \
                  PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-                 PRAGMA cache_size = -4000; PRAGMA temp_store = MEMORY;",
-            )
+                 PRAGMA cache_size = -4000; PRAGMA temp_store = MEMORY;"
+            ))
             .map_err(ConnectionError::CouldntSetupConfiguration)?;
             Ok(AnyConnection::Sqlite(conn))
         }
