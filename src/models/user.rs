@@ -541,13 +541,16 @@ impl User {
             .execute(conn)
     }
 
-    /// How many of the company's people match `condition` (SQL from `provisioning::status`).
-    pub fn count_where(conn: &mut AnyConnection, company: CompanyId, condition: crate::db::sql::Sql) -> QueryResult<i64> {
+    /// How many of the company's people there are of each value of `key` (a SQL expression on
+    /// `users` from `provisioning::status`), in one pass over them; values without people are
+    /// left out.
+    pub fn count_by(conn: &mut AnyConnection, company: CompanyId, key: crate::db::sql::Sql) -> QueryResult<Vec<(String, i64)>> {
+        let key = key.typed::<diesel::sql_types::Text>();
         users::table
             .filter(users::company_id.eq(company.0))
-            .filter(condition.typed::<diesel::sql_types::Bool>())
-            .count()
-            .get_result(conn)
+            .group_by(key.clone())
+            .select((key, diesel::dsl::count_star()))
+            .load(conn)
     }
 
     /// The company's SCIM-visible people whose userName or externalId is `lookup`'s value:

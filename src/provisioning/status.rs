@@ -82,6 +82,24 @@ pub fn status_condition(status: PersonStatus) -> crate::db::sql::Sql {
     })
 }
 
+/// The same rule as [`PersonStatus::of`], as one SQL expression on `users` giving each
+/// person's status key: every status counted in one pass over a company's people.
+pub fn status_key_sql() -> crate::db::sql::Sql {
+    use PersonStatus::*;
+    crate::db::sql::Sql::raw_owned(format!(
+        "(CASE WHEN users.deprovisioned_at IS NOT NULL THEN '{}' \
+         WHEN users.scim_active = FALSE THEN '{}' \
+         WHEN users.disabled_at IS NOT NULL THEN '{}' \
+         WHEN EXISTS (SELECT 1 FROM passle_assignments a WHERE a.user_id = users.id) THEN '{}' \
+         ELSE '{}' END)",
+        Deprovisioned.key(),
+        DisabledInEntra.key(),
+        DisabledByAdmin.key(),
+        Active.key(),
+        PendingAssignment.key(),
+    ))
+}
+
 impl PersonStatus {
     pub const ALL: [PersonStatus; 5] = [
         PersonStatus::Active,

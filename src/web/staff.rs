@@ -16,7 +16,7 @@ use crate::models::activity::{Activity, OutcomeFilter};
 use crate::models::scim_token::ScimToken;
 use crate::models::user::User;
 use crate::models::{Company, CompanyId};
-use crate::provisioning::status::{PersonStatus, status_condition};
+use crate::provisioning::status::{PersonStatus, status_key_sql};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -166,10 +166,9 @@ async fn company_page(state: &AppState, staff: &StaffOnly, shortcode: String) ->
             let id = company.company_id();
             let admins = Account::list_for_company(conn, id)?;
             let token = ScimToken::current(conn, id)?;
-            let mut counts = Vec::new();
-            for status in PersonStatus::ALL {
-                counts.push(StatusCount { label: status.label(), key: status.key(), count: User::count_where(conn, id, status_condition(status))? });
-            }
+            let found = User::count_by(conn, id, status_key_sql())?;
+            let count_of = |key: &str| found.iter().find(|(k, _)| k == key).map_or(0, |(_, n)| *n);
+            let counts = PersonStatus::ALL.into_iter().map(|status| StatusCount { label: status.label(), key: status.key(), count: count_of(status.key()) }).collect();
             let failures = Activity::page(conn, id, OutcomeFilter::Failure, None, 5)?.events;
             Ok::<_, PortalError>((company, admins, token, counts, failures))
         })

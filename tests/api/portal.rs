@@ -318,6 +318,7 @@ on_both_backends!(
     the_activity_page_lists_events_newest_first_filters_failures_and_resets_the_badge,
     successes_only_pages_through_a_long_run_of_failures_a_stretch_at_a_time,
     a_stretch_that_reaches_the_first_event_offers_no_older_page,
+    staff_see_each_status_counted_as_the_users_list_filters_it,
 );
 
 async fn signing_in_lands_each_kind_of_account_on_its_start_page(backend: Backend) {
@@ -1241,4 +1242,51 @@ async fn a_stretch_that_reaches_the_first_event_offers_no_older_page(backend: Ba
     assert!(!page.body.contains("before="), "nothing older to page to: {}", page.describe());
     let everything = admin.get("/c/a01/activity").await;
     assert!(everything.has("refused-4999") && everything.body.contains("before="), "{}", everything.describe());
+}
+
+async fn staff_see_each_status_counted_as_the_users_list_filters_it(backend: Backend) {
+    let app = spawn!(backend);
+    let acme = create_company(&app, "a01", "Acme", true);
+    let news = add_passle(&app, &acme, "News");
+    let now = chrono::Utc::now().naive_utc();
+    // 3 active, 2 pending, 1 disabled in Entra, 1 disabled by an admin, 1 deprovisioned:
+    // each of the last three also holds a Passle, so only the strongest reason counts.
+    let plan: [(&str, usize); 5] = [("active", 3), ("pending", 2), ("disabled", 1), ("disabled_by_admin", 1), ("deprovisioned", 1)];
+    for (status, how_many) in plan {
+        for i in 0..how_many {
+            let id = add_person(&app, &acme, &format!("{status}{i}@acme.example"), "Person", "entra");
+            let mut conn = app.conn();
+            if status != "pending" {
+                Assignment::grant(&mut conn, acme.company_id(), id, &[news], Role::Editor, "manual").unwrap();
+            }
+            let person = users::table.find(id);
+            match status {
+                "disabled" => diesel::update(person).set(users::scim_active.eq(Some(false))).execute(&mut conn),
+                "disabled_by_admin" => diesel::update(person).set(users::disabled_at.eq(Some(now))).execute(&mut conn),
+                "deprovisioned" => diesel::update(person).set((users::deprovisioned_at.eq(Some(now)), users::scim_active.eq(Some(false)))).execute(&mut conn),
+                _ => Ok(1),
+            }
+            .unwrap();
+        }
+    }
+    // Another company's people are not counted.
+    let other = create_company(&app, "b01", "Other", true);
+    add_person(&app, &other, "someone@other.example", "Person", "entra");
+
+    let staff = staff_portal(&app).await;
+    let page = staff.get("/staff/companies/a01").await;
+    assert_eq!(page.status, 200, "{}", page.describe());
+    let admin = admin_portal(&app, &acme, "admin@acme.example").await;
+    for (key, label, expected) in [
+        ("active", "Active", 3),
+        ("pending", "Pending assignment", 2),
+        ("disabled", "Disabled in Entra ID", 1),
+        ("disabled_by_admin", "Disabled by an admin", 1),
+        ("deprovisioned", "Deprovisioned", 1),
+    ] {
+        assert!(page.body.contains(&format!("<li>{label}: <strong>{expected}</strong></li>")), "{label}: {}", page.describe());
+        let listed = admin.get(&format!("/c/a01/users?status={key}")).await;
+        let people = if expected == 1 { "1 person".to_owned() } else { format!("{expected} people") };
+        assert!(listed.has(&people), "the users list filtered by {key} agrees: {}", listed.describe());
+    }
 }
