@@ -650,26 +650,10 @@ fn document_of(attrs: &UserAttributes) -> String {
 impl UserRow {
     /// The person's SCIM attributes: the columns, and the document.
     pub fn attributes(&self) -> UserAttributes {
-        let document: Map<String, Value> = serde_json::from_str(&self.scim_values).unwrap_or_else(|err| {
+        let Document { scalars, multi } = serde_json::from_str(&self.scim_values).unwrap_or_else(|err| {
             tracing::error!(user = self.id, error = %err, "a person's stored SCIM document is not a JSON object");
-            Map::new()
+            Document::default()
         });
-        let mut scalars = BTreeMap::new();
-        let mut multi: BTreeMap<String, Vec<Map<String, Value>>> = BTreeMap::new();
-        for (key, value) in document {
-            match value {
-                Value::Array(items) if MULTI_VALUED.contains(&key.as_str()) => {
-                    let elements = items.into_iter().filter_map(|item| match item {
-                        Value::Object(element) => Some(element),
-                        _ => None,
-                    });
-                    multi.insert(key, elements.collect());
-                }
-                value => {
-                    scalars.insert(key, value);
-                }
-            }
-        }
         UserAttributes {
             user_name: self.user_name.clone(),
             external_id: self.external_id.clone(),
@@ -683,6 +667,47 @@ impl UserRow {
             scalars,
             multi,
         }
+    }
+}
+
+/// A person's stored document, read straight into their attribute maps (no map of its own in
+/// between: every read of a person parses one).
+#[derive(Default)]
+struct Document {
+    scalars: BTreeMap<String, Value>,
+    multi: BTreeMap<String, Vec<Map<String, Value>>>,
+}
+
+impl<'de> serde::Deserialize<'de> for Document {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Document, D::Error> {
+        struct Entries;
+        impl<'de> serde::de::Visitor<'de> for Entries {
+            type Value = Document;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut entries: A) -> Result<Document, A::Error> {
+                let mut document = Document::default();
+                while let Some((key, value)) = entries.next_entry::<String, Value>()? {
+                    match value {
+                        Value::Array(items) if MULTI_VALUED.contains(&key.as_str()) => {
+                            let elements = items.into_iter().filter_map(|item| match item {
+                                Value::Object(element) => Some(element),
+                                _ => None,
+                            });
+                            document.multi.insert(key, elements.collect());
+                        }
+                        value => {
+                            document.scalars.insert(key, value);
+                        }
+                    }
+                }
+                Ok(document)
+            }
+        }
+        deserializer.deserialize_map(Entries)
     }
 }
 
@@ -858,5 +883,20 @@ mod tests {
         assert!(PersonColumns::of(&ann).describe(&ann));
         assert!(!PersonColumns::of(&ann).describe(&attributes("ann@example.org", "Sales")), "another email (a column)");
         assert!(!PersonColumns::of(&ann).describe(&attributes("ann@example.com", "Legal")), "another department (a lookup)");
+    }
+
+    #[test]
+    fn a_stored_document_is_read_into_single_and_multi_valued_attributes() {
+        use super::Document;
+        let text = r#"{"emails":[{"value":"a@example.com"},"stray"],"nickName":"Ann","x509Certificates":"not a list",
+            "urn:example:custom:1.0:User:tags":["a","b"],"name.formatted":"Ann Lee"}"#;
+        let Document { scalars, multi } = serde_json::from_str(text).expect("an object");
+        assert_eq!(multi.keys().collect::<Vec<_>>(), ["emails"]);
+        assert_eq!(multi["emails"].len(), 1, "only objects are elements");
+        assert_eq!(scalars["nickName"], "Ann");
+        assert_eq!(scalars["x509Certificates"], "not a list", "a multi-valued name that is not a list stays as sent");
+        assert_eq!(scalars["urn:example:custom:1.0:User:tags"], serde_json::json!(["a", "b"]), "extension lists are single values");
+        assert_eq!(scalars["name.formatted"], "Ann Lee");
+        assert!(serde_json::from_str::<Document>("[1]").is_err());
     }
 }
