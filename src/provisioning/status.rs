@@ -83,21 +83,20 @@ pub fn status_condition(status: PersonStatus) -> crate::db::sql::Sql {
 }
 
 /// The same rule as [`PersonStatus::of`], as one SQL expression on `users` giving each
-/// person's status key: every status counted in one pass over a company's people.
+/// person's status key (made of [`status_condition`], which tell the statuses apart): every
+/// status counted in one pass over a company's people.
 pub fn status_key_sql() -> crate::db::sql::Sql {
-    use PersonStatus::*;
-    crate::db::sql::Sql::raw_owned(format!(
-        "(CASE WHEN users.deprovisioned_at IS NOT NULL THEN '{}' \
-         WHEN users.scim_active = FALSE THEN '{}' \
-         WHEN users.disabled_at IS NOT NULL THEN '{}' \
-         WHEN EXISTS (SELECT 1 FROM passle_assignments a WHERE a.user_id = users.id) THEN '{}' \
-         ELSE '{}' END)",
-        Deprovisioned.key(),
-        DisabledInEntra.key(),
-        DisabledByAdmin.key(),
-        Active.key(),
-        PendingAssignment.key(),
-    ))
+    use crate::db::sql::Sql;
+    // Keys written out, not bound: PostgreSQL matches the grouped expression with the selected
+    // one by its text, and bound parameters would number the two copies differently.
+    let key = |status: PersonStatus| Sql::raw_owned(format!("'{}'", status.key()));
+    let mut parts = vec![Sql::raw("(CASE")];
+    // Pending last, as the ELSE: its condition is the only one left.
+    for status in [PersonStatus::Deprovisioned, PersonStatus::DisabledInEntra, PersonStatus::DisabledByAdmin, PersonStatus::Active] {
+        parts.extend([Sql::raw(" WHEN "), status_condition(status), Sql::raw(" THEN "), key(status)]);
+    }
+    parts.extend([Sql::raw(" ELSE "), key(PersonStatus::PendingAssignment), Sql::raw(" END)")]);
+    Sql::seq(parts)
 }
 
 impl PersonStatus {
@@ -119,15 +118,7 @@ mod tests {
     use super::*;
 
     fn row() -> UserRow {
-        let now = chrono::Utc::now().naive_utc();
-        UserRow {
-            id: 1, company_id: 1, scim_id: "s".into(), user_name: "u".into(), user_name_lower: "u".into(),
-            external_id: None, external_id_lower: None, email: None, email_lower: None, display_name: None,
-            given_name: None, family_name: None, title: None, preferred_language: None, manager_id: None,
-            scim_active: Some(true), job_title: None, role: Some("editor".into()), source: "entra".into(),
-            disabled_at: None, deprovisioned_at: None, created_at: now, updated_at: now, version: 1,
-            deprovisioned_key: None, scim_values: "{}".into(),
-        }
+        UserRow { role: Some("editor".into()), ..crate::scim::test_support::person("s").row }
     }
 
     #[test]
