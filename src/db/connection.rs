@@ -89,6 +89,7 @@ fn init_sqlite_client() {
         libsqlite3_sys::sqlite3_config(libsqlite3_sys::SQLITE_CONFIG_MULTITHREAD);
         libsqlite3_sys::sqlite3_config(libsqlite3_sys::SQLITE_CONFIG_MEMSTATUS, 0 as std::ffi::c_int);
         libsqlite3_sys::sqlite3_auto_extension(Some(stable_query_plans));
+        super::wal_buffer::register();
     });
 }
 

@@ -18,6 +18,7 @@ pub mod schema;
 pub mod sql;
 mod statistics;
 pub mod update;
+mod wal_buffer;
 mod writer;
 
 use std::time::Duration;

@@ -4,7 +4,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::helpers::{Backend, cli_with_env, stderr, stdout};
+use crate::helpers::{Backend, Scim, cli_with_env, entra_user, stderr, stdout};
 use crate::{on_both_backends, spawn, test_db};
 
 on_both_backends!(
@@ -160,6 +160,46 @@ fn start_server_logging(db_url: &str, log: &str) -> (std::process::Child, Vec<St
     let sink = later.clone();
     std::thread::spawn(move || reader.map_while(Result::ok).for_each(|l| sink.lock().unwrap().push(l)));
     (child, lines, port, later)
+}
+
+/// On SQLite a commit's WAL frames are gathered and written together (`db::wal_buffer`):
+/// every create the server acknowledged must still be there after the process is killed
+/// (SIGKILL: no shutdown, nothing written on the way out) and the server started again.
+#[actix_web::test]
+async fn every_acknowledged_create_survives_a_killed_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = dir.path().join("entrada.db").display().to_string();
+    let env = [("DATABASE_URL", url.as_str())];
+    let created = cli_with_env(&["company", "create", "--shortcode", "k01", "--name", "Killed", "--enable-entra"], None, &env);
+    assert!(created.status.success(), "{}", stderr(&created));
+    let generated = cli_with_env(&["token", "generate", "--company", "k01"], None, &env);
+    let token = stdout(&generated).lines().find_map(|l| l.strip_prefix("Secret token: ")).expect("a token").trim().to_owned();
+    let scim_on = |port: u16| Scim::new(format!("http://127.0.0.1:{port}/scim/k01/v2"), token.clone(), "k01");
+
+    let (mut child, _, port) = start_server(&url);
+    let scim = scim_on(port);
+    let mut ids = Vec::new();
+    // Eight at a time, so that the writer commits several creates together.
+    for round in 0..40 {
+        let creates = (0..8).map(|i| scim.post("/Users", entra_user(&format!("p{round}-{i}@killed.example"))));
+        for response in futures_util::future::join_all(creates).await {
+            assert_eq!(response.status, 201, "{}", response.body);
+            ids.push(response.body["id"].as_str().unwrap().to_owned());
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let (mut child, _, port) = start_server(&url);
+    let scim = scim_on(port);
+    for id in &ids {
+        let read = scim.get(&format!("/Users/{id}")).await;
+        assert_eq!(read.status, 200, "user {id} was acknowledged but is gone: {}", read.body);
+    }
+    let listed = scim.get("/Users?count=0").await;
+    assert_eq!(listed.body["totalResults"], 320, "{}", listed.body);
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
 
 #[test]

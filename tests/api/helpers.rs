@@ -262,6 +262,11 @@ impl TestApp {
 }
 
 impl Scim {
+    /// A client of the SCIM service at `base` (a Tenant URL) with `token`.
+    pub fn new(base: String, token: String, shortcode: &str) -> Scim {
+        Scim { base, token, shortcode: shortcode.to_owned(), client: reqwest::Client::new() }
+    }
+
     /// Sends a request like Entra: bearer token, `application/scim+json; charset=utf-8` bodies.
     pub async fn send(&self, method: &str, path: &str, body: Option<&serde_json::Value>) -> ScimResponse {
         self.send_with(method, path, body.map(|b| b.to_string()), &[]).await
