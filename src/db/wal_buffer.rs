@@ -17,17 +17,23 @@
 //!   releasing a lock, so no buffer outlives its transaction).
 //!
 //! Every other write, and every other file, goes straight to the default VFS. A write that is
-//! not buffered is written at once, so the file's contents are never out of order. Durability
+//! not buffered is written at once, after the buffer, so the file's contents are never out of
+//! order; a write-out that fails keeps its frames buffered, to be tried again first. Durability
 //! is unchanged: nothing that was acknowledged is still in the buffer (a committed
 //! transaction's frames are written before its COMMIT returns), and syncs happen where SQLite
 //! asks for them, after the buffer is written.
+//!
+//! Finding the commit frame relies on how SQLite 3.x writes a frame (`walWriteOneFrame`: the
+//! header, then the page). Should that change, the safety net still writes the frames out
+//! before the commit is published; only an I/O error would then no longer reach the COMMIT.
+//! Exclusive locking mode (no shared memory, so no barrier) is not used by this server.
 
 use std::cell::Cell;
 use std::ffi::{c_int, c_void};
 use std::ptr;
 
 use libsqlite3_sys::{
-    SQLITE_OK, SQLITE_OPEN_WAL, sqlite3_file, sqlite3_filename, sqlite3_int64, sqlite3_io_methods,
+    SQLITE_OK, SQLITE_OPEN_MAIN_DB, SQLITE_OPEN_WAL, sqlite3_file, sqlite3_filename, sqlite3_int64, sqlite3_io_methods,
     sqlite3_vfs,
 };
 
@@ -89,13 +95,13 @@ struct WalBuffer {
     end: i64,
     /// The previous write was the header of a commit frame: its page completes the commit.
     commit_header: bool,
-    /// A failed write-out SQLite could not be told about (in a barrier): every later write
-    /// reports it, so the failure is not lost.
-    failed: c_int,
 }
 
 thread_local! {
-    /// The WAL file of this thread with frames in its buffer, if any.
+    /// The WAL file of this thread with frames in its buffer, if any. A write transaction
+    /// runs on one thread from BEGIN to its end (SQLite's writer thread, or a CLI command),
+    /// and its end (the lock release in `db_shm_lock`) empties the buffer: no entry outlives
+    /// its transaction or points to a file another thread uses.
     static PENDING: Cell<*mut sqlite3_file> = const { Cell::new(ptr::null_mut()) };
 }
 
@@ -165,10 +171,12 @@ unsafe extern "C" fn open(_vfs: *mut sqlite3_vfs, name: sqlite3_filename, file: 
         // SAFETY: the state lies past the default VFS's part of the allocation, inside our
         // larger `szOsFile`, suitably aligned; it is dropped in `wal_close`.
         unsafe {
-            ptr::write(state(file), WalBuffer { bytes: Vec::new(), start: 0, end: -1, commit_header: false, failed: SQLITE_OK });
+            ptr::write(state(file), WalBuffer { bytes: Vec::new(), start: 0, end: -1, commit_header: false });
             (*file).pMethods = wal;
         }
-    } else if let Some(db) = Methods::wrapping(&DB_METHODS, inner, replace_db) {
+    } else if flags & SQLITE_OPEN_MAIN_DB != 0
+        && let Some(db) = Methods::wrapping(&DB_METHODS, inner, replace_db)
+    {
         // SAFETY: same functions as the default's but for the barrier, which calls it.
         unsafe { (*file).pMethods = db };
     }
@@ -182,67 +190,61 @@ unsafe fn state<'a>(file: *mut sqlite3_file) -> &'a mut WalBuffer {
     unsafe { &mut *((file as *mut u8).add(wrapped().state_offset) as *mut WalBuffer) }
 }
 
-/// Writes out the buffered frames of `file` as one write.
+/// Writes out the buffered frames of `file` as one write. On failure they stay buffered
+/// (and are tried again first by the next write-out), so nothing is written out of order.
 ///
 /// # Safety
-/// `file` is a WAL file opened by [`open`], used by this thread only.
-unsafe fn flush(file: *mut sqlite3_file) -> c_int {
-    // SAFETY: per the caller.
-    let buffer = unsafe { state(file) };
-    if PENDING.get() == file {
-        PENDING.set(ptr::null_mut());
-    }
-    if buffer.failed != SQLITE_OK {
-        return buffer.failed;
-    }
+/// `file` is the WAL file opened by [`open`] whose state `buffer` is, used by this thread.
+unsafe fn flush(file: *mut sqlite3_file, buffer: &mut WalBuffer) -> c_int {
     if buffer.bytes.is_empty() {
         return SQLITE_OK;
     }
-    let write = wal_inner().xWrite.expect("files have xWrite");
     // SAFETY: the default VFS's write of our bytes at the offset they were meant for.
-    let rc = unsafe { write(file, buffer.bytes.as_ptr() as *const c_void, buffer.bytes.len() as c_int, buffer.start) };
-    buffer.bytes.clear();
-    if buffer.bytes.capacity() > CAPACITY {
-        buffer.bytes = Vec::new();
+    let rc = unsafe { inner_write(file, buffer.bytes.as_ptr() as *const c_void, buffer.bytes.len() as c_int, buffer.start) };
+    if rc != SQLITE_OK {
+        return rc;
     }
-    rc
+    buffer.bytes.clear();
+    if PENDING.get() == file {
+        PENDING.set(ptr::null_mut());
+    }
+    SQLITE_OK
+}
+
+/// # Safety
+/// As for the default VFS's `xWrite`.
+unsafe fn inner_write(file: *mut sqlite3_file, data: *const c_void, amount: c_int, offset: sqlite3_int64) -> c_int {
+    // SAFETY: per the caller.
+    unsafe { (wal_inner().xWrite.expect("files have xWrite"))(file, data, amount, offset) }
 }
 
 /// Writes out whatever a WAL file of this thread still holds. Nobody can be told about an
-/// error now, so the file keeps it and reports it from its every later write.
+/// error here; the frames stay buffered and the file's next operation tries again first.
 fn flush_pending() {
-    let file = PENDING.replace(ptr::null_mut());
-    if file.is_null() {
-        return;
-    }
-    // SAFETY: `PENDING` only ever holds a live WAL file of this thread (`wal_close` clears it).
-    let rc = unsafe { flush(file) };
-    if rc != SQLITE_OK {
-        // SAFETY: as above.
-        unsafe { state(file).failed = rc };
+    let file = PENDING.get();
+    if !file.is_null() {
+        // SAFETY: `PENDING` only holds a live WAL file of this thread (see its comment).
+        unsafe { flush(file, state(file)) };
     }
 }
 
 unsafe extern "C" fn wal_write(file: *mut sqlite3_file, data: *const c_void, amount: c_int, offset: sqlite3_int64) -> c_int {
     // SAFETY: SQLite calls this with one of our WAL files and `amount` readable bytes at `data`.
-    let buffer = unsafe { state(file) };
-    if buffer.failed != SQLITE_OK {
-        return buffer.failed;
-    }
-    let len = amount.max(0) as usize;
-    let append = offset == buffer.end && len <= CAPACITY;
-    if !append || buffer.bytes.len() + len > CAPACITY {
+    let (buffer, bytes) = unsafe { (state(file), std::slice::from_raw_parts(data as *const u8, amount.max(0) as usize)) };
+    let append = offset == buffer.end && bytes.len() <= CAPACITY;
+    if !append || buffer.bytes.len() + bytes.len() > CAPACITY {
         // SAFETY: as above.
-        let rc = unsafe { flush(file) };
+        let rc = unsafe { flush(file, buffer) };
         if rc != SQLITE_OK {
             return rc;
         }
     }
     buffer.end = offset + amount as i64;
+    // A frame's header comes alone; a commit frame's says the database's size.
+    let completes_commit = std::mem::replace(&mut buffer.commit_header, amount == FRAME_HEADER && bytes[4..8] != [0, 0, 0, 0]);
     if !append {
-        buffer.commit_header = false;
         // SAFETY: the default VFS's own write, in order after everything buffered before.
-        return unsafe { (wal_inner().xWrite.expect("files have xWrite"))(file, data, amount, offset) };
+        return unsafe { inner_write(file, data, amount, offset) };
     }
     if PENDING.get() != file {
         flush_pending();
@@ -251,17 +253,11 @@ unsafe extern "C" fn wal_write(file: *mut sqlite3_file, data: *const c_void, amo
     if buffer.bytes.is_empty() {
         buffer.start = offset;
     }
-    // SAFETY: SQLite passes `amount` readable bytes.
-    let bytes = unsafe { std::slice::from_raw_parts(data as *const u8, len) };
     buffer.bytes.extend_from_slice(bytes);
-    if amount == FRAME_HEADER {
-        buffer.commit_header = bytes[4..8] != [0, 0, 0, 0];
-        return SQLITE_OK;
-    }
-    if std::mem::take(&mut buffer.commit_header) {
+    if completes_commit && amount != FRAME_HEADER {
         // The commit frame is complete: its write is the COMMIT's, errors included.
         // SAFETY: as above.
-        return unsafe { flush(file) };
+        return unsafe { flush(file, buffer) };
     }
     SQLITE_OK
 }
@@ -271,7 +267,7 @@ macro_rules! flushing {
     ($name:ident, $slot:ident, ($($arg:ident: $ty:ty),*)) => {
         unsafe extern "C" fn $name(file: *mut sqlite3_file, $($arg: $ty),*) -> c_int {
             // SAFETY: SQLite calls this with one of our WAL files.
-            let rc = unsafe { flush(file) };
+            let rc = unsafe { flush(file, state(file)) };
             if rc != SQLITE_OK {
                 return rc;
             }
@@ -289,7 +285,10 @@ flushing!(wal_file_control, xFileControl, (op: c_int, arg: *mut c_void));
 
 unsafe extern "C" fn wal_close(file: *mut sqlite3_file) -> c_int {
     // SAFETY: SQLite closes each file once; the state is dropped here and never used again.
-    let rc = unsafe { flush(file) };
+    let rc = unsafe { flush(file, state(file)) };
+    if PENDING.get() == file {
+        PENDING.set(ptr::null_mut());
+    }
     unsafe {
         ptr::drop_in_place(state(file) as *mut WalBuffer);
         (*file).pMethods = wal_inner();
