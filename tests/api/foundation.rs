@@ -419,3 +419,44 @@ async fn postgres_statistics_follow_the_people_provisioned() {
     // Plans made now find the people by index.
     assert_eq!(scim.filter_users("userName eq \"P42@acme.example\"").await.body["totalResults"], 1);
 }
+
+/// A SQLite write that cannot be written (here: the file size limit, as a full disk would)
+/// is reported, not swallowed by the WAL buffer (`db::wal_buffer` writes a commit's frames
+/// at its COMMIT, whose error the command sees), and the database stays whole and writable.
+#[test]
+fn a_write_the_disk_refuses_fails_loudly_and_leaves_the_database_whole() {
+    use diesel::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    let url = dir.path().join("entrada.db").display().to_string();
+    let env = [("DATABASE_URL", url.as_str())];
+    let migrated = cli_with_env(&["migrate"], None, &env);
+    assert!(migrated.status.success(), "{}", stderr(&migrated));
+    // An open connection keeps the shared-memory file in place, so that only the WAL grows.
+    let mut keep = entrada::db::establish(&url).unwrap();
+    entrada::per_backend!(&mut keep, c => diesel::sql_query("SELECT 1").execute(c)).unwrap();
+
+    // `demo` writes ~24 KB of WAL; writes past 16 KiB fail (EFBIG; SIGXFSZ ignored).
+    let limited = Command::new("bash")
+        .args(["-c", "trap '' XFSZ; ulimit -f 16; exec \"$0\" demo", env!("CARGO_BIN_EXE_entrada")])
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&limited.stderr);
+    assert_eq!(limited.status.code(), Some(1), "stdout: {} stderr: {err}", String::from_utf8_lossy(&limited.stdout));
+    assert!(err.contains("disk I/O error") || err.contains("full"), "{err}");
+
+    drop(keep);
+    let mut conn = entrada::db::establish(&url).unwrap();
+    #[derive(QueryableByName)]
+    struct Check {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        integrity_check: String,
+    }
+    let check: Vec<Check> = entrada::per_backend!(&mut conn, c => diesel::sql_query("PRAGMA integrity_check").load(c)).unwrap();
+    assert_eq!(check.iter().map(|c| c.integrity_check.as_str()).collect::<Vec<_>>(), ["ok"]);
+    drop(conn);
+    let created = cli_with_env(&["company", "create", "--shortcode", "after", "--name", "After the failure"], None, &env);
+    assert!(created.status.success(), "{}", stderr(&created));
+    let passle = cli_with_env(&["passle", "create", "--company", "after", "--name", "Written"], None, &env);
+    assert!(passle.status.success(), "{}", stderr(&passle));
+}
