@@ -75,7 +75,8 @@ pub fn init_postgres_client() {
 /// value bound to `LIMIT ?` (which diesel's `.first()` and paging bind) and prepares the
 /// statement again on every execution: measured at ~19% of the server's CPU under SCIM load,
 /// because diesel's statement cache then saved nothing. Also sets SQLite's process-wide
-/// threading and memory-statistics options (below). Idempotent.
+/// threading and memory-statistics options (below) and makes the WAL-buffering VFS
+/// (`wal_buffer`) the default. Idempotent.
 fn init_sqlite_client() {
     use std::sync::Once;
     static ONCE: Once = Once::new();
@@ -84,7 +85,8 @@ fn init_sqlite_client() {
     // drops the per-connection mutex that every API call took: a diesel connection is only
     // ever used by one thread at a time (`&mut`). Without memory statistics no global mutex
     // is taken on each of SQLite's allocations. `sqlite3_auto_extension` only stores the
-    // function pointer; SQLite calls it with a valid handle of each connection it opens.
+    // function pointer; SQLite calls it with a valid handle of each connection it opens. The
+    // VFS is registered after SQLite initialised and before any connection exists.
     ONCE.call_once(|| unsafe {
         libsqlite3_sys::sqlite3_config(libsqlite3_sys::SQLITE_CONFIG_MULTITHREAD);
         libsqlite3_sys::sqlite3_config(libsqlite3_sys::SQLITE_CONFIG_MEMSTATUS, 0 as std::ffi::c_int);
