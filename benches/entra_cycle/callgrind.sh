@@ -9,13 +9,14 @@
 # instructions of every thread while wrk sends `GET /Users?filter=userName eq "…"` (1 thread,
 # 8 connections). Prints total instructions, requests answered and instructions per request;
 # keeps the callgrind output for callgrind_annotate. Needs valgrind, wrk and curl.
+# ENTRADA_BIN names another build's entrada binary (A/B runs); CARGO_TARGET_DIR is honoured.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 TARGET=${CARGO_TARGET_DIR:-target}
 PORT=${PORT:-18183}
 SECONDS_COUNTED=${1:-20}
 cargo bench --bench entra_cycle --no-run
-BIN=$TARGET/release/entrada
+BIN=${ENTRADA_BIN:-$TARGET/release/entrada}
 WORK=$(mktemp -d)
 PID=""
 cleanup() {

@@ -123,7 +123,7 @@ pub(crate) fn run(opts: Opts) -> Result<bool, String> {
                 .stdout(log_file.try_clone().map_err(|e| e.to_string())?)
                 .stderr(log_file)
                 .spawn()
-                .map_err(|e| format!("cannot start {}: {e}", env!("CARGO_BIN_EXE_entrada")))?;
+                .map_err(|e| format!("cannot start {}: {e}", server::entrada_binary().display()))?;
             let pid = child.id();
             server = Some(ServerProc { child, log });
             let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");

@@ -86,8 +86,14 @@ impl Drop for PgDb {
     }
 }
 
+/// The `entrada` binary to run: this build's, or `ENTRADA_BIN` (another build, for A/B runs
+/// in alternation).
+pub(crate) fn entrada_binary() -> std::path::PathBuf {
+    std::env::var_os("ENTRADA_BIN").map_or_else(|| env!("CARGO_BIN_EXE_entrada").into(), std::path::PathBuf::from)
+}
+
 pub(crate) fn server_command(db_url: &str, dir: &Path, port: u16, pool_size: Option<&str>) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_entrada"));
+    let mut command = Command::new(entrada_binary());
     command
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())

@@ -7,7 +7,8 @@
 #   benches/entra_cycle/wrk.sh postgres://postgres@127.0.0.1:5432   # fresh database, dropped after
 #
 # Needs wrk (apt-get install -y wrk) and curl; psql for PostgreSQL. Honours CARGO_TARGET_DIR,
-# PORT (default 18181), DURATION (default 10s), CONNECTIONS (default 8), DATABASE_POOL_SIZE.
+# PORT (default 18181), DURATION (default 10s), CONNECTIONS (default 8), DATABASE_POOL_SIZE,
+# and ENTRADA_BIN (another build's entrada binary, for A/B runs in alternation).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 TARGET=${CARGO_TARGET_DIR:-target}
@@ -15,7 +16,7 @@ PORT=${PORT:-18181}
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-8}
 cargo bench --bench entra_cycle --no-run
-BIN=$TARGET/release/entrada
+BIN=${ENTRADA_BIN:-$TARGET/release/entrada}
 WORK=$(mktemp -d)
 PGDB=""
 PID=""
