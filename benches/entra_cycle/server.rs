@@ -113,7 +113,7 @@ pub(crate) fn cli(db_url: &str, dir: &Path, args: &[&str]) -> Result<String, Str
     let out = server_command(db_url, dir, 9, None)
         .args(args)
         .output()
-        .map_err(|e| format!("cannot run entrada: {e}"))?;
+        .map_err(|e| format!("cannot run {}: {e}", entrada_binary().display()))?;
     if !out.status.success() {
         return Err(format!("entrada {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()));
     }
