@@ -133,14 +133,27 @@ fn run(
 
 /// Copies committed WAL pages into the database file after writes, at most every
 /// `CHECKPOINT_EVERY`; sleeps while nothing is written.
+///
+/// The thread runs at a lower priority (nice 10): its copies can wait for a moment when the
+/// CPU is idle, while requests and the writer cannot. wrk POST, 7 alternating rounds: mean
+/// 10,117 -> 10,616 req/s (+5%, ahead in 6 of 7). The writer's own checkpoint every
+/// `WRITER_CHECKPOINT_PAGES` still bounds the WAL should this thread fall behind.
 fn checkpoint(mut conn: AnyConnection, wake: mpsc::Receiver<()>) {
     use diesel::connection::SimpleConnection;
+    lower_priority_of_this_thread();
     while wake.recv().is_ok() {
         if let Err(err) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE)") {
             tracing::warn!(error = %err, "WAL checkpoint failed; will retry after the next write");
         }
         std::thread::sleep(CHECKPOINT_EVERY);
     }
+}
+
+/// Nice 10 for the calling thread (on Linux a thread's nice value is its own). Lowering a
+/// priority needs no privilege; should it fail anyway, the thread just keeps the default.
+fn lower_priority_of_this_thread() {
+    // SAFETY: setpriority only reads its integer arguments; `0` names the calling thread.
+    unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 10) };
 }
 
 /// Runs one batch; `false` when the connection's transaction state is beyond repair.
