@@ -149,11 +149,15 @@ fn checkpoint(mut conn: AnyConnection, wake: mpsc::Receiver<()>) {
     }
 }
 
-/// Nice 10 for the calling thread (on Linux a thread's nice value is its own). Lowering a
-/// priority needs no privilege; should it fail anyway, the thread just keeps the default.
+/// Nice 10 for the calling thread. Only on Linux, where a thread's nice value is its own
+/// (elsewhere the same call would lower the whole process). Lowering a priority needs no
+/// privilege; should it fail anyway, the thread just keeps the default.
 fn lower_priority_of_this_thread() {
+    #[cfg(target_os = "linux")]
     // SAFETY: setpriority only reads its integer arguments; `0` names the calling thread.
-    unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 10) };
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+    }
 }
 
 /// Runs one batch; `false` when the connection's transaction state is beyond repair.
