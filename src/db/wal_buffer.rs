@@ -289,6 +289,8 @@ unsafe extern "C" fn wal_close(file: *mut sqlite3_file) -> c_int {
     if PENDING.get() == file {
         PENDING.set(ptr::null_mut());
     }
+    // SAFETY: the state was written in `open` and is not used after this; the default VFS's
+    // close expects its own methods table.
     unsafe {
         ptr::drop_in_place(state(file) as *mut WalBuffer);
         (*file).pMethods = wal_inner();

@@ -1,6 +1,6 @@
 //! Every CLI command, its output and its errors, on both databases.
 
-use crate::helpers::{Backend, cli_with_env, stderr, stdout};
+use crate::helpers::{Backend, cli_with_env, stderr, stdout, token_from};
 use crate::{on_both_backends, spawn, test_db};
 
 on_both_backends!(
@@ -103,13 +103,6 @@ async fn passle_create_needs_a_known_company_and_a_unique_name(backend: Backend)
     let out = db.cli(&["passle", "create", "--company", "a01", "--name", "  "], None);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("Passle name is required"));
-}
-
-fn token_from(output: &str) -> (String, String) {
-    let line = |prefix: &str| {
-        output.lines().find_map(|l| l.strip_prefix(prefix)).map(|v| v.trim().to_owned()).expect(prefix)
-    };
-    (line("Tenant URL:"), line("Secret token:"))
 }
 
 async fn token_generate_prints_a_tenant_url_and_a_token_that_replaces_the_last(backend: Backend) {

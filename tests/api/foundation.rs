@@ -4,7 +4,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::helpers::{Backend, Scim, cli_with_env, entra_user, stderr, stdout};
+use crate::helpers::{Backend, Scim, cli_with_env, entra_user, stderr, stdout, token_from};
 use crate::{on_both_backends, spawn, test_db};
 
 on_both_backends!(
@@ -173,7 +173,7 @@ async fn every_acknowledged_create_survives_a_killed_server() {
     let created = cli_with_env(&["company", "create", "--shortcode", "k01", "--name", "Killed", "--enable-entra"], None, &env);
     assert!(created.status.success(), "{}", stderr(&created));
     let generated = cli_with_env(&["token", "generate", "--company", "k01"], None, &env);
-    let token = stdout(&generated).lines().find_map(|l| l.strip_prefix("Secret token: ")).expect("a token").trim().to_owned();
+    let token = token_from(&stdout(&generated)).1;
     let scim_on = |port: u16| Scim::new(format!("http://127.0.0.1:{port}/scim/k01/v2"), token.clone(), "k01");
 
     let (mut child, _, port) = start_server(&url);

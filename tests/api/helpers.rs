@@ -109,6 +109,14 @@ pub fn cli_with_env(args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) ->
     child.wait_with_output().expect("entrada output")
 }
 
+/// The Tenant URL and secret token that `entrada token generate` printed.
+pub fn token_from(output: &str) -> (String, String) {
+    let line = |prefix: &str| {
+        output.lines().find_map(|l| l.strip_prefix(prefix)).map(|v| v.trim().to_owned()).expect(prefix)
+    };
+    (line("Tenant URL:"), line("Secret token:"))
+}
+
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
