@@ -6,7 +6,7 @@
 //! | `BIND`         | `127.0.0.1:8080`                | address the HTTP server listens on |
 //! | `PUBLIC_URL`   | `http://` + `BIND`              | externally visible base URL: Tenant URLs, SCIM `meta.location`, secure cookies when https |
 //! | `RUST_LOG`     | `info`                          | log filter (tracing `EnvFilter` syntax) |
-//! | `DATABASE_POOL_SIZE` | `8`                       | maximum connections per pool |
+//! | `DATABASE_POOL_SIZE` | `8`                       | database connections (SQLite readers, PostgreSQL threads) |
 //!
 //! A bad value stops start-up with one line naming the variable (exit code 2).
 

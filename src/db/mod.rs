@@ -1,16 +1,18 @@
 //! Connections, pools and migrations for both backends.
 //!
 //! One code path: every query is written once against [`AnyConnection`]. The backend is picked
-//! at run time from `DATABASE_URL`. Database work never runs on actix's async workers: callers
-//! go through [`Database::read`] / [`Database::write`], which run the closure on the blocking
-//! pool with the caller's tracing span.
+//! at run time from `DATABASE_URL`. Database work never waits on actix's async workers: callers
+//! go through [`Database::read`] / [`Database::write`], which run the closure elsewhere with
+//! the caller's tracing span.
 //!
 //! SQLite allows one writer at a time; a transaction that starts as a reader and later writes
 //! can fail with `SQLITE_BUSY` when another connection wrote in between. So on SQLite every
 //! write goes through a single dedicated connection (writes are serialized, reads run in
-//! parallel on the reader pool thanks to WAL). PostgreSQL uses one pool for both.
+//! parallel on the reader pool, on the blocking pool, thanks to WAL). PostgreSQL runs both on
+//! its connection threads (`connection_threads.rs`).
 
 mod connection;
+mod connection_threads;
 pub mod epoch;
 mod explain;
 mod migrations;
@@ -39,6 +41,8 @@ pub enum DbError {
     Query(#[from] diesel::result::Error),
     #[error("database task was cancelled")]
     Cancelled,
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
     #[error("the write could not start: {0}")]
     Begin(String),
     #[error("the write could not be committed: {0}")]
@@ -64,19 +68,21 @@ type AnyPool = Pool<ConnectionManager>;
 #[derive(Clone)]
 pub struct Database {
     backend: Backend,
+    /// SQLite: the readers. PostgreSQL: only [`Database::pooled_connection`] (tests) uses it.
     readers: AnyPool,
-    writes: Writes,
+    work: Work,
     /// PostgreSQL: keeps the planner's statistics in step with the tables.
     _statistics: Option<statistics::Keeper>,
 }
 
-/// Where write transactions run.
+/// Where database work runs, besides SQLite's reads.
 #[derive(Clone)]
-enum Writes {
-    /// PostgreSQL: any pooled connection; the server orders concurrent writers itself.
-    Pool(AnyPool),
-    /// SQLite: the one writer thread, which group-commits (see `writer.rs`).
-    Thread(writer::Writer),
+enum Work {
+    /// PostgreSQL: reads and writes on any of the connection threads; the server orders
+    /// concurrent writers itself.
+    Postgres(connection_threads::ConnectionThreads),
+    /// SQLite: writes on the one writer thread, which group-commits (see `writer.rs`).
+    Sqlite(writer::Writer),
 }
 
 /// Sizes of the pools; the defaults suit a 2-core machine.
@@ -100,7 +106,7 @@ impl Database {
         let build = |size: u32| {
             Pool::builder()
                 .max_size(size)
-                .min_idle(Some(1))
+                .min_idle(Some(u32::from(backend == Backend::Sqlite)))
                 // No `SELECT 1` before every checkout: a broken connection is noticed by the
                 // query that fails on it (`has_broken`) and replaced.
                 .test_on_check_out(false)
@@ -108,15 +114,19 @@ impl Database {
                 .build(ConnectionManager::new(url))
         };
         let readers = build(options.max_connections)?;
-        let writes = match backend {
-            Backend::Sqlite => Writes::Thread(writer::Writer::start(url)?),
-            Backend::Postgres => Writes::Pool(readers.clone()),
+        let work = match backend {
+            Backend::Sqlite => Work::Sqlite(writer::Writer::start(url)?),
+            Backend::Postgres => Work::Postgres(connection_threads::ConnectionThreads::start(
+                url,
+                options.max_connections,
+                options.connection_timeout,
+            )?),
         };
         let statistics = match backend {
             Backend::Postgres => Some(statistics::start(url)?),
             Backend::Sqlite => None,
         };
-        Ok(Database { backend, readers, writes, _statistics: statistics })
+        Ok(Database { backend, readers, work, _statistics: statistics })
     }
 
     /// A single connection without a pool (CLI commands): no background threads, so the
@@ -136,14 +146,17 @@ impl Database {
         Ok(self.readers.get()?)
     }
 
-    /// Runs read-only work on the blocking pool.
+    /// Runs read-only work (SQLite: on the blocking pool).
     pub async fn read<T, E, F>(&self, work: F) -> Result<T, E>
     where
         F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        run_blocking(self.readers.clone(), work).await
+        match &self.work {
+            Work::Postgres(threads) => on_connection_thread(threads, work).await,
+            Work::Sqlite(_) => run_blocking(self.readers.clone(), work).await,
+        }
     }
 
     /// Runs a read of a few index lookups (a person by id, userName or externalId): on SQLite,
@@ -153,7 +166,7 @@ impl Database {
     /// blocking pool and back (two thread wake-ups) cost the server more CPU than the read.
     /// WAL readers never wait for the writer, and `try_get` never waits for a connection,
     /// so nothing here blocks the async worker. PostgreSQL (a network round trip) always
-    /// goes to the blocking pool.
+    /// goes to a connection thread.
     ///
     /// [`read`]: Database::read
     pub async fn read_lookup<T, E, F>(&self, work: F) -> Result<T, E>
@@ -178,9 +191,9 @@ impl Database {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        match &self.writes {
-            Writes::Pool(pool) => run_blocking(pool.clone(), move |conn| transaction(conn, work)).await,
-            Writes::Thread(writer) => queue_write(writer, work).await,
+        match &self.work {
+            Work::Postgres(threads) => on_connection_thread(threads, move |conn| transaction(conn, work)).await,
+            Work::Sqlite(writer) => queue_write(writer, work).await,
         }
     }
 
@@ -195,9 +208,9 @@ impl Database {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        match &self.writes {
-            Writes::Pool(pool) => run_blocking(pool.clone(), work).await,
-            Writes::Thread(writer) => queue_write(writer, work).await,
+        match &self.work {
+            Work::Postgres(threads) => on_connection_thread(threads, work).await,
+            Work::Sqlite(writer) => queue_write(writer, work).await,
         }
     }
 }
@@ -209,26 +222,54 @@ where
     T: Send + 'static,
     E: From<DbError> + Send + 'static,
 {
-    let (reply, answer) = tokio::sync::oneshot::channel::<Result<T, E>>();
-    let span = Span::current();
-    let job: writer::Job = Box::new(move |conn| {
-        let conn = match conn {
-            Ok(conn) => conn,
-            Err(err) => {
-                let _ = reply.send(Err(E::from(DbError::Begin(err.to_string()))));
-                return None;
-            }
-        };
-        let result = span.in_scope(|| writer::in_savepoint(conn, work));
-        Some(Box::new(move |committed: Result<(), &DbError>| {
-            let result = match (committed, result) {
-                (Ok(()), result) | (Err(_), result @ Err(_)) => result,
-                (Err(err), Ok(_)) => Err(E::from(DbError::Commit(err.to_string()))),
+    answered(|reply, span| {
+        writer.submit(Box::new(move |conn| {
+            let conn = match conn {
+                Ok(conn) => conn,
+                Err(err) => {
+                    let _ = reply.send(Err(E::from(DbError::Begin(err.to_string()))));
+                    return None;
+                }
+            };
+            let result = span.in_scope(|| writer::in_savepoint(conn, work));
+            Some(Box::new(move |committed: Result<(), &DbError>| {
+                let result = match (committed, result) {
+                    (Ok(()), result) | (Err(_), result @ Err(_)) => result,
+                    (Err(err), Ok(_)) => Err(E::from(DbError::Commit(err.to_string()))),
+                };
+                let _ = reply.send(result);
+            }))
+        }))
+    })
+    .await
+}
+
+/// Queues `work` for PostgreSQL's connection threads and waits for its outcome.
+async fn on_connection_thread<T, E, F>(threads: &connection_threads::ConnectionThreads, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<DbError> + Send + 'static,
+{
+    answered(|reply, span| {
+        threads.submit(Box::new(move |conn| {
+            let result = match conn {
+                Ok(conn) => span.in_scope(|| work(conn)),
+                Err(err) => Err(E::from(err)),
             };
             let _ = reply.send(result);
         }))
-    });
-    if !writer.submit(job) {
+    })
+    .await
+}
+
+/// Lets `submit` queue a job that answers on the given sender, in the caller's span, and
+/// awaits the answer: `Cancelled` when the job could not be queued or was dropped unanswered.
+async fn answered<T, E: From<DbError>>(
+    submit: impl FnOnce(tokio::sync::oneshot::Sender<Result<T, E>>, Span) -> bool,
+) -> Result<T, E> {
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    if !submit(reply, Span::current()) {
         return Err(E::from(DbError::Cancelled));
     }
     answer.await.unwrap_or_else(|_| Err(E::from(DbError::Cancelled)))

@@ -3,6 +3,7 @@
 mod helpers;
 
 mod cli;
+mod db_connections;
 mod db_writes;
 mod foundation;
 mod provisioning_rules;
