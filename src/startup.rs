@@ -106,8 +106,9 @@ fn run(listener: TcpListener, state: AppState, pool_size: u32) -> anyhow::Result
             .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
     })
     .shutdown_timeout(10)
-    // Blocking threads only wait for a pooled connection beyond the pool's size; capping them
-    // keeps threads (and their malloc arenas) few: peak RSS under load fell by half.
+    // Blocking threads run SQLite's reads and password hashing (PostgreSQL's work has its own
+    // connection threads); beyond the pool's size they would only wait for a connection.
+    // Capping them keeps threads (and their malloc arenas) few: peak RSS under load fell by half.
     .worker_max_blocking_threads(pool_size as usize + 2)
     .disable_signals()
     .listen(listener)?
