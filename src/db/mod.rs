@@ -251,16 +251,35 @@ where
     T: Send + 'static,
     E: From<DbError> + Send + 'static,
 {
-    answered(|reply, span| {
-        threads.submit(Box::new(move |conn| {
+    let claim = connection_threads::Claim::default();
+    let job_claim = claim.clone();
+    let (reply, mut answer) = tokio::sync::oneshot::channel::<Result<T, E>>();
+    let span = Span::current();
+    let queued = threads.submit(
+        job_claim,
+        Box::new(move |conn| {
             let result = match conn {
                 Ok(conn) => span.in_scope(|| work(conn)),
                 Err(err) => Err(E::from(err)),
             };
+            // Before the answer, as on SQLite: a token check that runs once the caller has
+            // its answer must not use what it cached before this change committed.
+            epoch::finished();
             let _ = reply.send(result);
-        }))
-    })
-    .await
+        }),
+    );
+    if !queued {
+        return Err(E::from(DbError::Cancelled));
+    }
+    let cancelled = |_| Err(E::from(DbError::Cancelled));
+    match tokio::time::timeout(threads.wait_limit(), &mut answer).await {
+        Ok(answered) => answered.unwrap_or_else(cancelled),
+        // Not started yet: it never will be. Started: it runs to its end, like a statement.
+        Err(_) if claim.abandon() => {
+            Err(E::from(DbError::Unavailable(format!("no database connection was free for {:?}", threads.wait_limit()))))
+        }
+        Err(_) => answer.await.unwrap_or_else(cancelled),
+    }
 }
 
 /// Lets `submit` queue a job that answers on the given sender, in the caller's span, and
