@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use super::http::LIST_SCHEMA;
 use super::schema::{ENTERPRISE_SCHEMA, USER_SCHEMA};
-use super::users::rfc3339;
+use super::users::{rfc3339, user_location};
 use crate::domain::UserAttributes;
 use crate::models::user::User;
 use crate::provisioning::users::etag;
@@ -155,7 +155,7 @@ impl Serialize for Group<'_> {
 impl Serialize for Resource<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let row = &self.user.row;
-        let location = format!("{}/Users/{}", self.base_url, row.scim_id);
+        let location = user_location(self.base_url, &row.scim_id);
         let (created, last_modified, version) = (rfc3339(row.created_at), rfc3339(row.updated_at), etag(row.version));
         let mut out = attributes(&self.user.attributes);
         out.insert("id", Entry::Str(&self.user.row.scim_id));

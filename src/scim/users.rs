@@ -49,6 +49,11 @@ pub fn rfc3339(at: NaiveDateTime) -> String {
 }
 
 /// The full SCIM representation of a person.
+/// A person's `meta.location` (and a create's `Location` header).
+pub fn user_location(base_url: &str, scim_id: &str) -> String {
+    format!("{base_url}/Users/{scim_id}")
+}
+
 pub fn user_resource(user: &User, base_url: &str) -> Map<String, Value> {
     let mut out = render_user(&user.attributes);
     out.insert("id".into(), json!(user.row.scim_id));
@@ -66,7 +71,7 @@ pub fn user_resource(user: &User, base_url: &str) -> Map<String, Value> {
             "resourceType": "User",
             "created": rfc3339(user.row.created_at),
             "lastModified": rfc3339(user.row.updated_at),
-            "location": format!("{base_url}/Users/{}", user.row.scim_id),
+            "location": user_location(base_url, &user.row.scim_id),
             "version": etag(user.row.version),
         }),
     );
@@ -74,8 +79,8 @@ pub fn user_resource(user: &User, base_url: &str) -> Map<String, Value> {
 }
 
 fn single(status: StatusCode, user: &User, ctx: &ScimContext, projection: Option<&Projection>) -> HttpResponse {
-    let location = format!("{}/Users/{}", ctx.base_url, user.row.scim_id);
-    let location = (status == StatusCode::CREATED).then_some(location.as_str());
+    // Only a create answers with a Location header.
+    let location = (status == StatusCode::CREATED).then(|| user_location(&ctx.base_url, &user.row.scim_id));
     // A projection edits the `Value`; the direct writer declines very large people.
     let direct = projection.is_none_or(Projection::is_identity).then(|| user_resource_json(user, &ctx.base_url)).flatten();
     let body = match direct {
@@ -95,7 +100,7 @@ fn single(status: StatusCode, user: &User, ctx: &ScimContext, projection: Option
             json_bytes(&Value::Object(resource))
         }
     };
-    respond_resource_bytes(status, body, &etag(user.row.version), location)
+    respond_resource_bytes(status, body, &etag(user.row.version), location.as_deref())
 }
 
 fn subject_of(body: &Value) -> Option<String> {
