@@ -402,7 +402,7 @@ async fn postgres_statistics_follow_the_people_provisioned() {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         n: i64,
     }
-    // The counts reach pg_stat_user_tables within ~10 s, and the server looks every 5 s.
+    // The counts reach pg_stat_user_tables within ~10 s, and the server looks every second.
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let analyzed: Analyzed = entrada::per_backend!(&mut app.conn(), c => diesel::sql_query(
