@@ -100,20 +100,17 @@ impl ConnectionThreads {
         self.wait_limit
     }
 
-    /// Queues a job that runs only while `claim` lets it; `false` once the threads are stopping.
-    pub(super) fn submit(&self, claim: Claim, job: Job) -> bool {
+    /// Queues a job that runs only while `claim` lets it. (The threads stop only once every
+    /// handle is gone, so a handle always has threads to serve it.)
+    pub(super) fn submit(&self, claim: Claim, job: Job) {
         let shared = &self.owner.shared;
         let mut state = lock(&shared.state);
-        if state.closed {
-            return false;
-        }
         state.jobs.push_back((claim, job));
         let wake = state.idle > 0;
         drop(state);
         if wake {
             shared.ready.notify_one();
         }
-        true
     }
 }
 

@@ -25,7 +25,7 @@ mod writer;
 
 use std::time::Duration;
 
-use diesel::r2d2::{Pool, PooledConnection};
+use diesel::r2d2::Pool;
 use tracing::Span;
 
 pub use connection::{AnyConnection, Backend, ConnectionManager, MultiBackend, establish, init_postgres_client};
@@ -67,22 +67,18 @@ type AnyPool = Pool<ConnectionManager>;
 /// Handle to the database: cheap to clone, shared by every worker.
 #[derive(Clone)]
 pub struct Database {
-    backend: Backend,
-    /// SQLite: the readers. PostgreSQL: only [`Database::pooled_connection`] (tests) uses it.
-    readers: AnyPool,
     work: Work,
-    /// PostgreSQL: keeps the planner's statistics in step with the tables.
-    _statistics: Option<statistics::Keeper>,
 }
 
-/// Where database work runs, besides SQLite's reads.
+/// Where database work runs.
 #[derive(Clone)]
 enum Work {
-    /// PostgreSQL: reads and writes on any of the connection threads; the server orders
-    /// concurrent writers itself.
-    Postgres(connection_threads::ConnectionThreads),
-    /// SQLite: writes on the one writer thread, which group-commits (see `writer.rs`).
-    Sqlite(writer::Writer),
+    /// Reads and writes on any of the connection threads; the server orders concurrent
+    /// writers itself. The keeper holds the planner's statistics in step with the tables.
+    Postgres { threads: connection_threads::ConnectionThreads, _statistics: statistics::Keeper },
+    /// Reads on the reader pool; writes on the one writer thread, which group-commits (see
+    /// `writer.rs`).
+    Sqlite { readers: AnyPool, writer: writer::Writer },
 }
 
 /// Sizes of the pools; the defaults suit a 2-core machine.
@@ -102,31 +98,28 @@ impl Database {
     /// Connects (creating the SQLite file and its directory if needed) and checks the
     /// connection once, so a wrong URL fails at start-up with the driver's own message.
     pub fn connect(url: &str, options: PoolOptions) -> anyhow::Result<Database> {
-        let backend = prepare(url)?;
-        let build = |size: u32| {
-            Pool::builder()
-                .max_size(size)
-                .min_idle(Some(u32::from(backend == Backend::Sqlite)))
-                // No `SELECT 1` before every checkout: a broken connection is noticed by the
-                // query that fails on it (`has_broken`) and replaced.
-                .test_on_check_out(false)
-                .connection_timeout(options.connection_timeout)
-                .build(ConnectionManager::new(url))
+        let work = match prepare(url)? {
+            Backend::Sqlite => Work::Sqlite {
+                readers: Pool::builder()
+                    .max_size(options.max_connections)
+                    .min_idle(Some(1))
+                    // No `SELECT 1` before every checkout: a broken connection is noticed by
+                    // the query that fails on it (`has_broken`) and replaced.
+                    .test_on_check_out(false)
+                    .connection_timeout(options.connection_timeout)
+                    .build(ConnectionManager::new(url))?,
+                writer: writer::Writer::start(url)?,
+            },
+            Backend::Postgres => Work::Postgres {
+                threads: connection_threads::ConnectionThreads::start(
+                    url,
+                    options.max_connections,
+                    options.connection_timeout,
+                )?,
+                _statistics: statistics::start(url)?,
+            },
         };
-        let readers = build(options.max_connections)?;
-        let work = match backend {
-            Backend::Sqlite => Work::Sqlite(writer::Writer::start(url)?),
-            Backend::Postgres => Work::Postgres(connection_threads::ConnectionThreads::start(
-                url,
-                options.max_connections,
-                options.connection_timeout,
-            )?),
-        };
-        let statistics = match backend {
-            Backend::Postgres => Some(statistics::start(url)?),
-            Backend::Sqlite => None,
-        };
-        Ok(Database { backend, readers, work, _statistics: statistics })
+        Ok(Database { work })
     }
 
     /// A single connection without a pool (CLI commands): no background threads, so the
@@ -137,13 +130,10 @@ impl Database {
     }
 
     pub fn backend(&self) -> Backend {
-        self.backend
-    }
-
-    /// A connection of the read pool for synchronous work outside the async helpers (tests).
-    /// Writes belong in [`Database::write`]: on SQLite it is the one write path.
-    pub fn pooled_connection(&self) -> Result<PooledConnection<ConnectionManager>, DbError> {
-        Ok(self.readers.get()?)
+        match self.work {
+            Work::Postgres { .. } => Backend::Postgres,
+            Work::Sqlite { .. } => Backend::Sqlite,
+        }
     }
 
     /// Runs read-only work (SQLite: on the blocking pool).
@@ -154,8 +144,8 @@ impl Database {
         E: From<DbError> + Send + 'static,
     {
         match &self.work {
-            Work::Postgres(threads) => on_connection_thread(threads, work).await,
-            Work::Sqlite(_) => run_blocking(self.readers.clone(), work).await,
+            Work::Postgres { threads, .. } => on_connection_thread(threads, work).await,
+            Work::Sqlite { readers, .. } => run_blocking(readers.clone(), work).await,
         }
     }
 
@@ -175,8 +165,8 @@ impl Database {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        if self.backend == Backend::Sqlite
-            && let Some(mut conn) = self.readers.try_get()
+        if let Work::Sqlite { readers, .. } = &self.work
+            && let Some(mut conn) = readers.try_get()
         {
             return work(&mut conn);
         }
@@ -192,8 +182,8 @@ impl Database {
         E: From<DbError> + Send + 'static,
     {
         match &self.work {
-            Work::Postgres(threads) => on_connection_thread(threads, move |conn| transaction(conn, work)).await,
-            Work::Sqlite(writer) => queue_write(writer, work).await,
+            Work::Postgres { threads, .. } => on_connection_thread(threads, move |conn| transaction(conn, work)).await,
+            Work::Sqlite { writer, .. } => queue_write(writer, work).await,
         }
     }
 
@@ -209,8 +199,8 @@ impl Database {
         E: From<DbError> + Send + 'static,
     {
         match &self.work {
-            Work::Postgres(threads) => on_connection_thread(threads, work).await,
-            Work::Sqlite(writer) => queue_write(writer, work).await,
+            Work::Postgres { threads, .. } => on_connection_thread(threads, work).await,
+            Work::Sqlite { writer, .. } => queue_write(writer, work).await,
         }
     }
 }
@@ -222,26 +212,29 @@ where
     T: Send + 'static,
     E: From<DbError> + Send + 'static,
 {
-    answered(|reply, span| {
-        writer.submit(Box::new(move |conn| {
-            let conn = match conn {
-                Ok(conn) => conn,
-                Err(err) => {
-                    let _ = reply.send(Err(E::from(DbError::Begin(err.to_string()))));
-                    return None;
-                }
+    let (reply, answer) = tokio::sync::oneshot::channel::<Result<T, E>>();
+    let span = Span::current();
+    let job: writer::Job = Box::new(move |conn| {
+        let conn = match conn {
+            Ok(conn) => conn,
+            Err(err) => {
+                let _ = reply.send(Err(E::from(DbError::Begin(err.to_string()))));
+                return None;
+            }
+        };
+        let result = span.in_scope(|| writer::in_savepoint(conn, work));
+        Some(Box::new(move |committed: Result<(), &DbError>| {
+            let result = match (committed, result) {
+                (Ok(()), result) | (Err(_), result @ Err(_)) => result,
+                (Err(err), Ok(_)) => Err(E::from(DbError::Commit(err.to_string()))),
             };
-            let result = span.in_scope(|| writer::in_savepoint(conn, work));
-            Some(Box::new(move |committed: Result<(), &DbError>| {
-                let result = match (committed, result) {
-                    (Ok(()), result) | (Err(_), result @ Err(_)) => result,
-                    (Err(err), Ok(_)) => Err(E::from(DbError::Commit(err.to_string()))),
-                };
-                let _ = reply.send(result);
-            }))
+            let _ = reply.send(result);
         }))
-    })
-    .await
+    });
+    if !writer.submit(job) {
+        return Err(E::from(DbError::Cancelled));
+    }
+    answer.await.unwrap_or_else(|_| Err(E::from(DbError::Cancelled)))
 }
 
 /// Queues `work` for PostgreSQL's connection threads and waits for its outcome.
@@ -255,7 +248,7 @@ where
     let job_claim = claim.clone();
     let (reply, mut answer) = tokio::sync::oneshot::channel::<Result<T, E>>();
     let span = Span::current();
-    let queued = threads.submit(
+    threads.submit(
         job_claim,
         Box::new(move |conn| {
             let result = match conn {
@@ -268,9 +261,7 @@ where
             let _ = reply.send(result);
         }),
     );
-    if !queued {
-        return Err(E::from(DbError::Cancelled));
-    }
+    // A job dropped unanswered (its work panicked) reports `Cancelled`.
     let cancelled = |_| Err(E::from(DbError::Cancelled));
     match tokio::time::timeout(threads.wait_limit(), &mut answer).await {
         Ok(answered) => answered.unwrap_or_else(cancelled),
@@ -280,18 +271,6 @@ where
         }
         Err(_) => answer.await.unwrap_or_else(cancelled),
     }
-}
-
-/// Lets `submit` queue a job that answers on the given sender, in the caller's span, and
-/// awaits the answer: `Cancelled` when the job could not be queued or was dropped unanswered.
-async fn answered<T, E: From<DbError>>(
-    submit: impl FnOnce(tokio::sync::oneshot::Sender<Result<T, E>>, Span) -> bool,
-) -> Result<T, E> {
-    let (reply, answer) = tokio::sync::oneshot::channel();
-    if !submit(reply, Span::current()) {
-        return Err(E::from(DbError::Cancelled));
-    }
-    answer.await.unwrap_or_else(|_| Err(E::from(DbError::Cancelled)))
 }
 
 /// Checks the URL's backend and creates the SQLite file's directory.

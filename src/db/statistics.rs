@@ -23,9 +23,9 @@ use diesel::sql_types::{BigInt, Text};
 /// lookup of a person (EXPLAIN on an empty database), i.e. it reads the whole company per
 /// request until the first `ANALYZE`. perf of an initial cycle on a fresh database: index
 /// scans' heap fetches ~36% of PostgreSQL's samples, a create's NOT EXISTS probes alone 22%.
-/// Checking every second instead of every 5 s
-/// ends that sooner: initial cycle 4,683-4,799 -> 5,518-5,775 req/s (4 alternating rounds).
-/// What an analysis costs is bounded by `needs_analyze`, not by this interval.
+/// Checking every second instead of every 5 s ends that sooner: initial cycle 4,683-4,799
+/// -> 5,518-5,775 req/s (4 alternating rounds). How often a table is analyzed is bounded by
+/// `needs_analyze`, not by this interval.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// The tables SCIM requests look up by index, where a plan made on stale statistics hurts.

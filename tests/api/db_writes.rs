@@ -31,14 +31,14 @@ impl From<DbError> for Outcome {
 
 fn setup(db: &TestDb) -> (Database, Company) {
     let database = Database::connect(&db.url, PoolOptions::default()).unwrap();
-    let mut conn = database.pooled_connection().unwrap();
+    let mut conn = Database::connect_single(&db.url).unwrap();
     entrada::db::run_migrations(&mut conn).unwrap();
     let company = Company::create(&mut conn, &Shortcode::parse("a01").unwrap(), &CompanyName::parse("Acme").unwrap(), true).unwrap();
     (database, company)
 }
 
-fn passle_names(database: &Database, company: &Company) -> Vec<String> {
-    let mut conn = database.pooled_connection().unwrap();
+fn passle_names(db: &TestDb, company: &Company) -> Vec<String> {
+    let mut conn = Database::connect_single(&db.url).unwrap();
     let mut names: Vec<String> = Passle::list(&mut conn, company.company_id()).unwrap().into_iter().map(|p| p.name).collect();
     names.sort();
     names
@@ -82,7 +82,7 @@ async fn concurrent_writes_that_fail_roll_back_only_their_own_changes(backend: B
         }
     }
     let expected: Vec<String> = (0..200).filter(|i| i % 3 != 0).map(|i| format!("Passle {i:03}")).collect();
-    assert_eq!(passle_names(&database, &company), expected);
+    assert_eq!(passle_names(&db, &company), expected);
 }
 
 async fn a_unique_violation_in_one_write_leaves_the_writes_around_it_committed(backend: Backend) {
@@ -101,7 +101,7 @@ async fn a_unique_violation_in_one_write_leaves_the_writes_around_it_committed(b
     for (i, result) in results.iter().enumerate().filter(|(i, _)| !(10..20).contains(i)) {
         assert!(result.is_ok(), "write {i}: {result:?}");
     }
-    let names = passle_names(&database, &company);
+    let names = passle_names(&db, &company);
     assert_eq!(names.len(), 21);
     assert_eq!(names.iter().filter(|n| *n == "Shared").count(), 1);
 }
@@ -123,7 +123,7 @@ async fn under_autocommit_atomically_keeps_all_or_nothing_of_its_writes(backend:
         })
         .await;
     assert_eq!(failed, Err(Outcome::Refused(2)));
-    assert!(passle_names(&database, &company).is_empty(), "neither write of the failed unit is kept");
+    assert!(passle_names(&db, &company).is_empty(), "neither write of the failed unit is kept");
     let kept = database
         .write_autocommit(move |conn| {
             atomically(conn, |c| {
@@ -133,5 +133,5 @@ async fn under_autocommit_atomically_keeps_all_or_nothing_of_its_writes(backend:
         })
         .await;
     assert!(kept.is_ok(), "{kept:?}");
-    assert_eq!(passle_names(&database, &company), ["First of two", "Second of two"]);
+    assert_eq!(passle_names(&db, &company), ["First of two", "Second of two"]);
 }
