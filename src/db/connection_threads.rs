@@ -147,18 +147,18 @@ fn serve(shared: &Shared, mut conn: Option<AnyConnection>) {
 fn run_job(shared: &Shared, conn: &mut Option<AnyConnection>, claim: &Claim, job: Job) -> bool {
     // Connecting comes before the claim: a caller whose limit runs out meanwhile still
     // gets its answer (`Unavailable`) instead of waiting on a connection attempt.
-    if conn.is_none() {
-        match establish(&shared.url) {
-            Ok(fresh) => *conn = Some(fresh),
+    let c = match conn {
+        Some(c) => c,
+        None => match establish(&shared.url) {
+            Ok(fresh) => conn.insert(fresh),
             Err(err) => {
                 if claim.start() {
                     job(Err(DbError::Unavailable(format!("could not connect to the database: {err}"))));
                 }
                 return true;
             }
-        }
-    }
-    let Some(c) = conn.as_mut() else { return true };
+        },
+    };
     if !claim.start() {
         return true;
     }
