@@ -14,7 +14,10 @@
 #   benches/pg_ceiling/run.sh postgres://user@host:5432         # another server
 #
 # Needs psql and pgbench (Debian: postgresql-client, postgresql-contrib). Honours DURATION
-# (seconds per run, default 10) and CLIENTS (default "4 16").
+# (seconds per run, default 10), CLIENTS (default "4 16") and SCRIPTS (default
+# "initial_pair users_only floor").
+# The .sql files are the server's statements as captured on 2026-12-02: after a change to
+# what the server sends (src/models/one_trip.rs), capture them again with log_statement.
 set -euo pipefail
 cd "$(dirname "$0")"
 SERVER=${1:-postgres://postgres@127.0.0.1:5432}
@@ -37,8 +40,9 @@ psql -q "$SERVER/$DB" -c ANALYZE
 printf '%-18s %8s %14s %18s\n' script clients persons/s "requests/s (x2)"
 for script in ${SCRIPTS:-initial_pair users_only floor}; do
   for clients in $CLIENTS; do
-    tps=$(pgbench -n -M prepared -c "$clients" -j 1 -T "$DURATION" -f "$script.sql" "$SERVER/$DB" 2>&1 |
-      sed -n 's/^tps = \([0-9]*\).*/\1/p')
+    out=$(pgbench -n -M prepared -c "$clients" -j 1 -T "$DURATION" -f "$script.sql" "$SERVER/$DB" 2>&1) ||
+      { echo "pgbench failed on $script.sql:"; echo "$out"; exit 1; }
+    tps=$(sed -n 's/^tps = \([0-9]*\).*/\1/p' <<<"$out")
     printf '%-18s %8s %14s %18s\n' "$script" "$clients" "$tps" "$((tps * 2))"
   done
 done
